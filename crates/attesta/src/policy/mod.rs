@@ -168,6 +168,9 @@ pub struct Policy {
     pub domain_strict: bool,
     /// Audit trail settings.
     pub audit: AuditSettings,
+    /// Non-fatal notes from loading (e.g. an unknown domain with
+    /// `domain_strict: false`); the CLI prints them.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Policy {
@@ -191,6 +194,7 @@ impl Default for Policy {
             domains: Vec::new(),
             domain_strict: true,
             audit: AuditSettings::default(),
+            warnings: Vec::new(),
         }
     }
 }
