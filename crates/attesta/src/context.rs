@@ -6,9 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::risk::RiskLevel;
 use crate::value::{Value, ValueMap};
 
-/// The environment name used when a context does not name one.
-pub const DEFAULT_ENVIRONMENT: &str = "development";
-
 /// One intercepted action: which function or tool, with which arguments, on
 /// behalf of which agent, in which environment.
 ///
@@ -46,7 +43,9 @@ pub struct ActionContext {
     #[serde(default)]
     pub session_id: Option<String>,
     /// `production`, `staging`, `ci`, `development`, or any other name.
-    #[serde(default = "default_environment")]
+    /// Empty means "not said": the gate then uses its default environment
+    /// (the policy's `default_environment`, else the detected one).
+    #[serde(default)]
     pub environment: String,
     /// When the action was intercepted; the gate stamps it if absent.
     #[serde(default)]
@@ -67,12 +66,8 @@ pub struct ActionContext {
     pub trusted_risk_override: Option<RiskLevel>,
 }
 
-fn default_environment() -> String {
-    DEFAULT_ENVIRONMENT.to_owned()
-}
-
 impl ActionContext {
-    /// A context for `function_name` with no arguments, in `development`.
+    /// A context for `function_name` with no arguments and no environment.
     pub fn new(function_name: impl Into<String>) -> Self {
         Self {
             function_name: function_name.into(),
@@ -82,7 +77,7 @@ impl ActionContext {
             hints: ValueMap::new(),
             agent_id: None,
             session_id: None,
-            environment: default_environment(),
+            environment: String::new(),
             timestamp: None,
             source_code: None,
             metadata: ValueMap::new(),
@@ -182,16 +177,6 @@ impl ActionContext {
         out.push(')');
         out
     }
-
-    /// The trust domain for this action: the `domain` hint when it is a
-    /// non-empty string, else the environment, else `general`.
-    pub fn trust_domain(&self) -> &str {
-        match self.hints.get("domain") {
-            Some(Value::Str(d)) if !d.is_empty() => d,
-            _ if !self.environment.is_empty() => &self.environment,
-            _ => "general",
-        }
-    }
 }
 
 #[cfg(test)]
@@ -218,7 +203,7 @@ mod tests {
     fn json_form_requires_only_function_name_and_rejects_unknown_fields() {
         let ctx: ActionContext =
             serde_json::from_str(r#"{"function_name":"get_users"}"#).expect("minimal context");
-        assert_eq!(ctx.environment, "development");
+        assert_eq!(ctx.environment, "");
         assert!(ctx.args.is_empty());
         let err = serde_json::from_str::<ActionContext>(r#"{"function_name":"x","argz":[]}"#)
             .expect_err("unknown field");
@@ -232,15 +217,5 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(ctx.trusted_risk_override, None);
-    }
-
-    #[test]
-    fn trust_domain_prefers_hint_then_environment() {
-        let ctx = ActionContext::new("x").with_environment("ci");
-        assert_eq!(ctx.trust_domain(), "ci");
-        let ctx = ctx.with_hint("domain", "finance");
-        assert_eq!(ctx.trust_domain(), "finance");
-        let ctx = ActionContext::new("x").with_environment("");
-        assert_eq!(ctx.trust_domain(), "general");
     }
 }

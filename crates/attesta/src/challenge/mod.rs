@@ -166,7 +166,9 @@ impl ChallengeResult {
     ) -> Self {
         let mut result = Self::new(challenge_type, false);
         result.unanswered = Some(why);
-        result.details.insert("reason".into(), Value::Str(reason.into()));
+        result
+            .details
+            .insert("reason".into(), Value::Str(reason.into()));
         result
     }
 
@@ -229,9 +231,18 @@ mod tests {
 
     #[test]
     fn config_tokens_accept_kebab_and_case() {
-        assert_eq!(ChallengeType::from_config_token("teach-back"), Ok(ChallengeType::TeachBack));
-        assert_eq!(ChallengeType::from_config_token(" Multi_Party "), Ok(ChallengeType::MultiParty));
-        assert_eq!(ChallengeType::from_config_token("auto-approve"), Ok(ChallengeType::AutoApprove));
+        assert_eq!(
+            ChallengeType::from_config_token("teach-back"),
+            Ok(ChallengeType::TeachBack)
+        );
+        assert_eq!(
+            ChallengeType::from_config_token(" Multi_Party "),
+            Ok(ChallengeType::MultiParty)
+        );
+        assert_eq!(
+            ChallengeType::from_config_token("auto-approve"),
+            Ok(ChallengeType::AutoApprove)
+        );
         assert!(ChallengeType::from_config_token("totp").is_err());
         assert!("Quiz".parse::<ChallengeType>().is_err());
     }

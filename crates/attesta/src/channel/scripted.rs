@@ -88,7 +88,10 @@ impl ScriptedChannel {
 
     /// The prompts shown so far.
     pub fn prompts(&self) -> Vec<Prompt> {
-        self.prompts.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.prompts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

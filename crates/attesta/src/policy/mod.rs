@@ -272,9 +272,18 @@ mod tests {
     fn defaults_match_the_documented_policy() {
         let p = Policy::default();
         assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::AutoApprove);
-        assert_eq!(p.challenge_for(RiskLevel::Critical), ChallengeType::MultiParty);
-        assert_eq!(p.min_review_for(RiskLevel::Medium, ChallengeType::Confirm), Duration::from_secs(3));
-        assert_eq!(p.min_review_for(RiskLevel::Low, ChallengeType::AutoApprove), Duration::ZERO);
+        assert_eq!(
+            p.challenge_for(RiskLevel::Critical),
+            ChallengeType::MultiParty
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Medium, ChallengeType::Confirm),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Low, ChallengeType::AutoApprove),
+            Duration::ZERO
+        );
         assert_eq!(p.fail_mode, FailMode::Deny);
         assert_eq!(p.required_approvers, 2);
     }
@@ -283,14 +292,21 @@ mod tests {
     fn per_level_minimum_wins_over_per_challenge() {
         let mut p = Policy::default();
         p.minimum_review_seconds.insert(RiskLevel::High, 20.0);
-        assert_eq!(p.min_review_for(RiskLevel::High, ChallengeType::Quiz), Duration::from_secs(20));
-        assert_eq!(p.min_review_for(RiskLevel::Medium, ChallengeType::Quiz), Duration::from_secs(10));
+        assert_eq!(
+            p.min_review_for(RiskLevel::High, ChallengeType::Quiz),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Medium, ChallengeType::Quiz),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
     fn overrides_match_exact_then_last_segment() {
         let mut p = Policy::default();
-        p.risk_overrides.insert("deploy".into(), RiskLevel::Critical);
+        p.risk_overrides
+            .insert("deploy".into(), RiskLevel::Critical);
         assert_eq!(p.override_for("deploy"), Some(RiskLevel::Critical));
         assert_eq!(p.override_for("Service.deploy"), Some(RiskLevel::Critical));
         assert_eq!(p.override_for("deploy_all"), None);

@@ -1,5 +1,9 @@
 //! Adaptive per-agent trust. (Engine: see `engine.rs`.)
 
+mod model;
+
+pub use model::{TrustModel, TrustRecordError};
+
 /// Trust engine settings (`trust:` section of `attesta.yaml`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrustSettings {

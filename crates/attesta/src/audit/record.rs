@@ -1,0 +1,121 @@
+//! [`AuditRecord`]: the v1 audit entry, built truthfully from a decision.
+
+use chrono::{DateTime, Local, Timelike};
+use serde::{Deserialize, Serialize};
+
+use crate::context::ActionContext;
+use crate::decision::Decision;
+use crate::value::ValueMap;
+
+/// One audit entry with the fields of the reference's v1 format (the chain
+/// fields `chain_hash` and `previous_hash` are added by the log that stores
+/// it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Random 32-hex-digit id.
+    pub entry_id: String,
+    /// The function or tool name.
+    pub action_name: String,
+    /// The call in Python repr form (`deploy('prod', version='2.0')`).
+    pub action_description: String,
+    /// Requesting agent, or empty.
+    pub agent_id: String,
+    /// Final risk score.
+    pub risk_score: f64,
+    /// Final risk level.
+    pub risk_level: String,
+    /// The challenge that was presented, or empty if none was.
+    pub challenge_type: String,
+    /// Whether it was passed; `None` if no challenge was presented.
+    pub challenge_passed: Option<bool>,
+    /// Principal ids of the approving humans.
+    pub approver_ids: Vec<String>,
+    /// The verdict.
+    pub verdict: String,
+    /// Seconds the human(s) spent reviewing.
+    pub review_duration_seconds: f64,
+    /// Whether the minimum review time was respected.
+    pub min_review_met: bool,
+    /// When the action was intercepted (local time, Python isoformat).
+    pub intercepted_at: String,
+    /// When the verdict was reached.
+    pub decided_at: String,
+    /// Always empty here: the record is written before the action runs, so
+    /// it cannot truthfully claim an execution time.
+    pub executed_at: String,
+    /// Session id, or empty.
+    pub session_id: String,
+    /// The environment the action was evaluated for.
+    pub environment: String,
+    /// The context's metadata, as given.
+    pub metadata: ValueMap,
+}
+
+impl AuditRecord {
+    /// The record for `decision` about `ctx`, with a fresh entry id.
+    pub fn from_decision(ctx: &ActionContext, decision: &Decision, entry_id: String) -> Self {
+        let presented = decision.challenge_result.as_ref();
+        Self {
+            entry_id,
+            action_name: ctx.function_name.clone(),
+            action_description: ctx.description(),
+            agent_id: ctx.agent_id.clone().unwrap_or_default(),
+            risk_score: decision.risk.score,
+            risk_level: decision.risk.level.as_str().to_owned(),
+            challenge_type: presented
+                .map(|r| r.challenge_type.as_str().to_owned())
+                .unwrap_or_default(),
+            challenge_passed: presented.map(|r| r.passed),
+            approver_ids: decision.approvers.clone(),
+            verdict: decision.verdict.as_str().to_owned(),
+            review_duration_seconds: decision.review_time_seconds,
+            min_review_met: decision.min_review_met,
+            intercepted_at: python_isoformat(&decision.intercepted_at),
+            decided_at: python_isoformat(&decision.decided_at),
+            executed_at: String::new(),
+            session_id: ctx.session_id.clone().unwrap_or_default(),
+            environment: decision.environment.clone(),
+            metadata: ctx.metadata.clone(),
+        }
+    }
+}
+
+/// Python's naive `datetime.isoformat()`: `YYYY-MM-DDTHH:MM:SS`, plus
+/// `.ffffff` only when the microseconds are not zero; no offset.
+pub fn python_isoformat(t: &DateTime<Local>) -> String {
+    let micros = t.nanosecond() / 1_000 % 1_000_000;
+    if micros == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        format!("{}.{micros:06}", t.format("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn local(h: u32, m: u32, s: u32, micro: u32) -> DateTime<Local> {
+        NaiveDate::from_ymd_opt(2025, 1, 15)
+            .and_then(|d| d.and_hms_micro_opt(h, m, s, micro))
+            .and_then(|n| n.and_local_timezone(Local).earliest())
+            .expect("valid local time")
+    }
+
+    #[test]
+    fn isoformat_omits_zero_microseconds() {
+        assert_eq!(
+            python_isoformat(&local(14, 31, 0, 0)),
+            "2025-01-15T14:31:00"
+        );
+        assert_eq!(
+            python_isoformat(&local(14, 30, 0, 123_456)),
+            "2025-01-15T14:30:00.123456"
+        );
+        assert_eq!(
+            python_isoformat(&local(0, 0, 0, 5)),
+            "2025-01-15T00:00:00.000005"
+        );
+    }
+}

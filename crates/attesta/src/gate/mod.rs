@@ -1,0 +1,666 @@
+//! The orchestrator: [`Attesta::evaluate`] runs one action through
+//! score → adjust → challenge → decide → audit, and [`Attesta::gate`] runs the
+//! action only if the decision approves it.
+//!
+//! Invariants (each has a test in `tests/gate_invariants.rs`):
+//! - fail closed: no channel, a channel error, a timeout or a failed audit
+//!   write denies, unless `fail_mode: allow` is set (recorded, never for
+//!   CRITICAL);
+//! - CRITICAL is never lowered: not by trust, the environment multiplier, the
+//!   challenge map, shadow/audit-only modes or fail-open;
+//! - explicit overrides are absolute: not scaled by the environment, not moved
+//!   by trust;
+//! - the audit record is written before the action runs;
+//! - the minimum review time applies only where a human was asked.
+
+mod ask;
+mod assess;
+mod registry;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::audit::{AuditRecord, AuditSink, MemoryAuditSink};
+use crate::challenge::{Challenge, ChallengeType};
+use crate::channel::Channel;
+use crate::clock::{Clock, SystemClock};
+use crate::context::ActionContext;
+use crate::decision::{Decision, Denied, Verdict};
+use crate::environment::detect_environment;
+use crate::events::{Event, EventBus, EventType};
+use crate::policy::{GateMode, Policy, PolicyError};
+use crate::risk::{AmplifiedScorer, DefaultRiskScorer, RiskAssessment, RiskLevel, RiskScorer};
+use crate::trust::TrustModel;
+use crate::value::{Value, ValueMap};
+
+use registry::{ChallengeRegistry, Resolved};
+
+/// Why an [`Attesta`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The policy file could not be loaded.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The policy is inconsistent (for example CRITICAL mapped to
+    /// auto-approve without the explicit opt-in).
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
+    /// A component could not be set up (for example the trust store).
+    #[error("{0}")]
+    Component(String),
+}
+
+/// Why [`Attesta::gate_blocking`] did not run the action.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// The decision was not an approval.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Called from inside an async runtime, where blocking would stall it;
+    /// use [`Attesta::gate`] there instead.
+    #[error("gate_blocking was called inside an async runtime; await Attesta::gate instead")]
+    InsideRuntime,
+    /// The private runtime for the blocking call could not start.
+    #[error("could not start a runtime for the blocking gate: {0}")]
+    Runtime(String),
+}
+
+/// The decision engine. Cheap to clone; clones share state (novelty, trust).
+///
+/// ```
+/// use attesta::{ActionContext, Attesta, RiskLevel};
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let attesta = Attesta::builder().environment("ci").build().unwrap();
+/// let decision = attesta.evaluate(&ActionContext::new("get_users")).await;
+/// assert!(decision.is_approved());
+/// assert_eq!(decision.risk.level, RiskLevel::Low);
+/// // Above LOW a human is needed; with no channel configured, that fails closed.
+/// let decision = attesta.evaluate(&ActionContext::new("delete_database").with_arg("production")).await;
+/// assert!(!decision.is_approved());
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Attesta {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    policy: Policy,
+    scorer: Arc<dyn RiskScorer>,
+    challenges: ChallengeRegistry,
+    audit: Arc<dyn AuditSink>,
+    trust: Option<Arc<dyn TrustModel>>,
+    events: Option<Arc<EventBus>>,
+    clock: Arc<dyn Clock>,
+    /// Used when a context names no environment.
+    default_environment: String,
+}
+
+/// Builds an [`Attesta`]; every component has a safe default.
+#[derive(Debug, Default)]
+pub struct AttestaBuilder {
+    policy: Option<Policy>,
+    scorer: Option<Arc<dyn RiskScorer>>,
+    challenges: ChallengeRegistry,
+    audit: Option<Arc<dyn AuditSink>>,
+    trust: Option<Arc<dyn TrustModel>>,
+    events: Option<Arc<EventBus>>,
+    clock: Option<Arc<dyn Clock>>,
+    environment: Option<String>,
+}
+
+impl AttestaBuilder {
+    /// The policy (default: [`Policy::default`]).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The risk scorer (default: [`DefaultRiskScorer`], plus the policy's
+    /// amplifiers).
+    #[must_use]
+    pub fn scorer(mut self, scorer: Arc<dyn RiskScorer>) -> Self {
+        self.scorer = Some(scorer);
+        self
+    }
+
+    /// How built-in challenges reach a human. Without a channel, every action
+    /// above auto-approve is denied (fail closed).
+    #[must_use]
+    pub fn channel(mut self, channel: Arc<dyn Channel>) -> Self {
+        self.challenges.channel = Some(channel);
+        self
+    }
+
+    /// Presents `challenge` for every action at `level`, whatever the
+    /// policy's challenge map says.
+    #[must_use]
+    pub fn challenge_for_level(mut self, level: RiskLevel, challenge: Arc<dyn Challenge>) -> Self {
+        self.challenges.per_level.insert(level, challenge);
+        self
+    }
+
+    /// Uses `challenge` wherever the policy asks for `kind` (e.g. a TOTP
+    /// check instead of multi-party).
+    #[must_use]
+    pub fn challenge_for_type(
+        mut self,
+        kind: ChallengeType,
+        challenge: Arc<dyn Challenge>,
+    ) -> Self {
+        self.challenges.per_type.insert(kind, challenge);
+        self
+    }
+
+    /// Where decisions are recorded (default: in memory).
+    #[must_use]
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// Adaptive per-agent trust (default: none).
+    #[must_use]
+    pub fn trust(mut self, trust: Arc<dyn TrustModel>) -> Self {
+        self.trust = Some(trust);
+        self
+    }
+
+    /// Receives pipeline events.
+    #[must_use]
+    pub fn events(mut self, bus: Arc<EventBus>) -> Self {
+        self.events = Some(bus);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Environment for contexts that name none (default: the policy's
+    /// `default_environment`, else detected once from the process
+    /// environment).
+    #[must_use]
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Checks the configuration and builds the engine.
+    pub fn build(self) -> Result<Attesta, BuildError> {
+        let policy = self.policy.unwrap_or_default();
+        let critical = self.challenges.challenge_type(&policy, RiskLevel::Critical);
+        if critical == ChallengeType::AutoApprove && !policy.allow_critical_auto_approve {
+            return Err(BuildError::InvalidPolicy(
+                "CRITICAL actions are mapped to auto_approve; set \
+                 policy.allow_critical_auto_approve: true if that is really intended"
+                    .to_owned(),
+            ));
+        }
+        if policy.required_approvers == 0 {
+            return Err(BuildError::InvalidPolicy(
+                "multi-party approval needs at least one approver".to_owned(),
+            ));
+        }
+        if policy.timeout.is_zero() {
+            return Err(BuildError::InvalidPolicy(
+                "the approval timeout must be greater than zero".to_owned(),
+            ));
+        }
+        let scorer = self.scorer.unwrap_or_else(|| default_scorer(&policy));
+        let default_environment = self
+            .environment
+            .or_else(|| policy.default_environment.clone())
+            .unwrap_or_else(|| detect_environment().as_str().to_owned());
+        Ok(Attesta {
+            inner: Arc::new(Inner {
+                scorer,
+                challenges: self.challenges,
+                audit: self
+                    .audit
+                    .unwrap_or_else(|| Arc::new(MemoryAuditSink::new())),
+                trust: self.trust,
+                events: self.events,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                default_environment,
+                policy,
+            }),
+        })
+    }
+}
+
+/// The default scorer plus the policy's amplifiers, if any.
+fn default_scorer(policy: &Policy) -> Arc<dyn RiskScorer> {
+    let base: Arc<dyn RiskScorer> = Arc::new(DefaultRiskScorer::new());
+    if policy.risk_amplifiers.is_empty() {
+        base
+    } else {
+        Arc::new(AmplifiedScorer::new(base, policy.risk_amplifiers.clone()))
+    }
+}
+
+/// What the challenge stage produced, before auditing.
+struct Outcome {
+    verdict: Verdict,
+    reason: String,
+    result: Option<crate::challenge::ChallengeResult>,
+    approvers: Vec<String>,
+    min_review_seconds: f64,
+    min_review_met: bool,
+    fail_open: bool,
+    metadata: ValueMap,
+}
+
+impl Outcome {
+    fn without_human(verdict: Verdict, reason: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            reason: reason.into(),
+            result: None,
+            approvers: Vec::new(),
+            min_review_seconds: 0.0,
+            min_review_met: true,
+            fail_open: false,
+            metadata: ValueMap::new(),
+        }
+    }
+}
+
+impl Attesta {
+    /// A builder with safe defaults.
+    pub fn builder() -> AttestaBuilder {
+        AttestaBuilder::default()
+    }
+
+    /// An engine configured by a policy file (`attesta.yaml` or
+    /// `attesta.toml`). Fails if the file is missing or invalid.
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
+        let policy = Policy::from_file(path.as_ref())?;
+        Self::builder().policy(policy).build()
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The scorer in use.
+    pub fn scorer(&self) -> &Arc<dyn RiskScorer> {
+        &self.inner.scorer
+    }
+
+    /// The environment used for contexts that name none.
+    pub fn default_environment(&self) -> &str {
+        &self.inner.default_environment
+    }
+
+    /// The risk this engine would assign to `ctx` and the challenge it would
+    /// select, without asking anyone, writing an audit record or recording
+    /// trust. Scoring still advances the scorer's novelty memory.
+    pub fn preview(&self, ctx: &ActionContext) -> (RiskAssessment, ChallengeType, Vec<String>) {
+        let environment = self.environment_of(ctx);
+        let mut assessed =
+            assess::assess(ctx, environment, &self.inner.policy, &*self.inner.scorer);
+        if let (Some(trust), Some(agent)) = (&self.inner.trust, non_empty(ctx.agent_id.as_deref()))
+        {
+            let domain = trust_domain(ctx, environment);
+            assess::apply_trust(&mut assessed, &**trust, agent, domain);
+        }
+        let challenge = self
+            .inner
+            .challenges
+            .challenge_type(&self.inner.policy, assessed.risk.level);
+        (assessed.risk, challenge, assessed.warnings)
+    }
+
+    fn environment_of<'a>(&'a self, ctx: &'a ActionContext) -> &'a str {
+        if ctx.environment.is_empty() {
+            &self.inner.default_environment
+        } else {
+            &ctx.environment
+        }
+    }
+
+    /// Decides whether `ctx` may run. Never fails: every problem becomes a
+    /// non-approving decision with a reason.
+    pub async fn evaluate(&self, ctx: &ActionContext) -> Decision {
+        let inner = &*self.inner;
+        let policy = &inner.policy;
+        let intercepted_at = ctx.timestamp.unwrap_or_else(|| inner.clock.now());
+        let environment = self.environment_of(ctx);
+        let action = ctx.function_name.as_str();
+
+        let mut assessed = assess::assess(ctx, environment, policy, &*inner.scorer);
+        self.emit(
+            EventType::RiskScored,
+            &[
+                ("action_name", action.into()),
+                ("risk_score", assessed.risk.score.into()),
+                ("risk_level", assessed.risk.level.as_str().into()),
+            ],
+        );
+        let agent = non_empty(ctx.agent_id.as_deref());
+        if let (Some(trust), Some(agent)) = (&inner.trust, agent) {
+            let domain = trust_domain(ctx, environment);
+            if let Some(before) = assess::apply_trust(&mut assessed, &**trust, agent, domain) {
+                self.emit(
+                    EventType::TrustComputed,
+                    &[
+                        ("action_name", action.into()),
+                        ("agent_id", agent.into()),
+                        ("trust_domain", domain.into()),
+                        ("risk_before", before.into()),
+                        ("risk_score", assessed.risk.score.into()),
+                    ],
+                );
+            }
+        }
+        let risk = assessed.risk;
+        let challenge_type = inner.challenges.challenge_type(policy, risk.level);
+        let outcome = self.decide(ctx, &risk, challenge_type).await;
+
+        let mut decision = Decision {
+            verdict: outcome.verdict,
+            reason: outcome.reason,
+            challenge: challenge_type,
+            challenge_result: outcome.result,
+            approvers: outcome.approvers,
+            review_time_seconds: 0.0,
+            min_review_seconds: outcome.min_review_seconds,
+            min_review_met: outcome.min_review_met,
+            mode: effective_mode(policy.mode, risk.level),
+            fail_mode: policy.fail_mode,
+            fail_open: outcome.fail_open,
+            audit_entry_id: None,
+            intercepted_at,
+            decided_at: inner.clock.now(),
+            environment: environment.to_owned(),
+            metadata: outcome.metadata,
+            warnings: assessed.warnings,
+            risk,
+        };
+        if let Some(result) = &decision.challenge_result {
+            decision.review_time_seconds = round3(result.response_time_seconds);
+        }
+        self.audit(ctx, &mut decision).await;
+        self.record_trust(ctx, environment, &mut decision);
+        decision
+    }
+
+    /// Runs the challenge stage for the final risk.
+    async fn decide(
+        &self,
+        ctx: &ActionContext,
+        risk: &RiskAssessment,
+        challenge_type: ChallengeType,
+    ) -> Outcome {
+        let inner = &*self.inner;
+        let policy = &inner.policy;
+        let mode = effective_mode(policy.mode, risk.level);
+        if mode == GateMode::AuditOnly {
+            let mut outcome = Outcome::without_human(
+                Verdict::Approved,
+                "audit-only mode: recorded without asking anyone",
+            );
+            outcome
+                .metadata
+                .insert("skipped_challenge".into(), challenge_type.as_str().into());
+            return outcome;
+        }
+        let challenge = match inner.challenges.resolve(policy, risk.level) {
+            Resolved::AutoApprove => {
+                return Outcome::without_human(
+                    Verdict::Approved,
+                    format!("{} risk: runs without asking", risk.level),
+                );
+            }
+            Resolved::Present(challenge) => challenge,
+            Resolved::Unavailable(kind, why) => {
+                let result = crate::challenge::ChallengeResult::unanswered(
+                    kind,
+                    crate::challenge::Unanswered::NoChannel,
+                    why,
+                );
+                return self.judged(ctx, risk, result, mode);
+            }
+        };
+        let kind = challenge.challenge_type();
+        self.emit(
+            EventType::ChallengeIssued,
+            &[
+                ("action_name", ctx.function_name.as_str().into()),
+                ("challenge_type", kind.as_str().into()),
+                ("risk_level", risk.level.as_str().into()),
+            ],
+        );
+        let result = ask::present_with_timeout(&*challenge, ctx, risk, policy.timeout).await;
+        self.emit(
+            EventType::ChallengeCompleted,
+            &[
+                ("action_name", ctx.function_name.as_str().into()),
+                ("challenge_type", kind.as_str().into()),
+                ("passed", result.passed.into()),
+            ],
+        );
+        self.judged(ctx, risk, result, mode)
+    }
+
+    /// Judges a challenge result, then applies shadow mode.
+    fn judged(
+        &self,
+        ctx: &ActionContext,
+        risk: &RiskAssessment,
+        result: crate::challenge::ChallengeResult,
+        mode: GateMode,
+    ) -> Outcome {
+        let asked = ask::judge(result, ctx, risk, &self.inner.policy);
+        let mut outcome = Outcome {
+            verdict: asked.verdict,
+            reason: asked.reason,
+            result: Some(asked.result),
+            approvers: asked.approvers,
+            min_review_seconds: asked.min_review.as_secs_f64(),
+            min_review_met: asked.min_review_met,
+            fail_open: asked.fail_open,
+            metadata: ValueMap::new(),
+        };
+        if outcome.fail_open {
+            outcome.metadata.insert("fail_open".into(), true.into());
+        }
+        if let Some(crate::challenge::Unanswered::TimedOut) =
+            outcome.result.as_ref().and_then(|r| r.unanswered)
+        {
+            outcome.metadata.insert("timed_out".into(), true.into());
+        }
+        if mode == GateMode::Shadow && outcome.verdict != Verdict::Approved {
+            outcome
+                .metadata
+                .insert("shadow_verdict".into(), outcome.verdict.as_str().into());
+            outcome.reason = format!(
+                "shadow mode: would have been {} ({}); allowed to run",
+                outcome.verdict, outcome.reason
+            );
+            outcome.verdict = Verdict::Approved;
+        }
+        outcome
+    }
+
+    /// Writes the audit record; a failed write turns an approval into a
+    /// denial. Emits the verdict and audit events.
+    async fn audit(&self, ctx: &ActionContext, decision: &mut Decision) {
+        let entry_id = uuid::Uuid::new_v4().simple().to_string();
+        let record = AuditRecord::from_decision(ctx, decision, entry_id);
+        match self.inner.audit.append(&record).await {
+            Ok(id) => decision.audit_entry_id = Some(id),
+            Err(err) => {
+                decision.warnings.push(err.to_string());
+                if decision.verdict == Verdict::Approved {
+                    decision.verdict = Verdict::Denied;
+                    decision.reason =
+                        format!("{err}; the action may not run without an audit record");
+                }
+            }
+        }
+        let verdict_event = match decision.verdict {
+            Verdict::Approved => EventType::Approved,
+            Verdict::Escalated => EventType::Escalated,
+            _ => EventType::Denied,
+        };
+        self.emit(
+            verdict_event,
+            &[
+                ("action_name", ctx.function_name.as_str().into()),
+                ("risk_score", decision.risk.score.into()),
+                ("risk_level", decision.risk.level.as_str().into()),
+                ("verdict", decision.verdict.as_str().into()),
+            ],
+        );
+        if let Some(id) = &decision.audit_entry_id {
+            self.emit(
+                EventType::AuditLogged,
+                &[
+                    ("action_name", ctx.function_name.as_str().into()),
+                    ("audit_entry_id", id.as_str().into()),
+                    ("verdict", decision.verdict.as_str().into()),
+                ],
+            );
+        }
+    }
+
+    /// Teaches the trust model from what humans decided. Only answered,
+    /// enforced challenges count: auto-approvals, shadow and audit-only runs,
+    /// fail-open approvals and unanswered prompts prove nothing about the
+    /// agent.
+    fn record_trust(&self, ctx: &ActionContext, environment: &str, decision: &mut Decision) {
+        let (Some(trust), Some(agent)) = (&self.inner.trust, non_empty(ctx.agent_id.as_deref()))
+        else {
+            return;
+        };
+        let Some(result) = &decision.challenge_result else {
+            return;
+        };
+        if decision.mode != GateMode::Enforce || result.unanswered.is_some() || decision.fail_open {
+            return;
+        }
+        let domain = trust_domain(ctx, environment);
+        let action = &ctx.function_name;
+        let recorded = if decision.verdict == Verdict::Approved {
+            trust.record_success(agent, action, domain, decision.risk.score)
+        } else {
+            trust.record_denial(agent, action, domain, decision.risk.score)
+        };
+        if let Err(err) = recorded {
+            decision
+                .warnings
+                .push(format!("trust outcome not recorded: {err}"));
+        }
+    }
+
+    fn emit(&self, kind: EventType, data: &[(&str, Value)]) {
+        let Some(bus) = &self.inner.events else {
+            return;
+        };
+        let now = self.inner.clock.now();
+        let event = Event {
+            kind,
+            timestamp: now.timestamp_micros() as f64 / 1e6,
+            data: data
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        };
+        bus.emit(&event);
+    }
+
+    /// Evaluates `ctx` and runs `action` only if approved.
+    pub async fn gate<T>(
+        &self,
+        ctx: &ActionContext,
+        action: impl FnOnce() -> T,
+    ) -> Result<T, Denied> {
+        let decision = self.evaluate(ctx).await;
+        if decision.is_approved() {
+            Ok(action())
+        } else {
+            Err(denied(ctx, decision))
+        }
+    }
+
+    /// Evaluates `ctx` and runs the async `action` only if approved.
+    pub async fn gate_async<F, Fut>(
+        &self,
+        ctx: &ActionContext,
+        action: F,
+    ) -> Result<Fut::Output, Denied>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future,
+    {
+        let decision = self.evaluate(ctx).await;
+        if decision.is_approved() {
+            Ok(action().await)
+        } else {
+            Err(denied(ctx, decision))
+        }
+    }
+
+    /// [`Attesta::gate`] for synchronous code: runs the evaluation on a
+    /// private single-threaded runtime. Refuses to run inside an async
+    /// runtime, where it would block a worker thread.
+    pub fn gate_blocking<T>(
+        &self,
+        ctx: &ActionContext,
+        action: impl FnOnce() -> T,
+    ) -> Result<T, GateError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(GateError::InsideRuntime);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| GateError::Runtime(e.to_string()))?;
+        Ok(runtime.block_on(self.gate(ctx, action))?)
+    }
+}
+
+fn denied(ctx: &ActionContext, decision: Decision) -> Denied {
+    Denied {
+        description: ctx.description(),
+        decision: Box::new(decision),
+    }
+}
+
+/// CRITICAL actions are always enforced, whatever the configured mode.
+fn effective_mode(mode: GateMode, level: RiskLevel) -> GateMode {
+    if level == RiskLevel::Critical {
+        GateMode::Enforce
+    } else {
+        mode
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// The trust domain: the `domain` hint if it is a non-empty string, else the
+/// environment, else `general`.
+fn trust_domain<'a>(ctx: &'a ActionContext, environment: &'a str) -> &'a str {
+    match ctx.hints.get("domain") {
+        Some(Value::Str(d)) if !d.is_empty() => d,
+        _ if !environment.is_empty() => environment,
+        _ => "general",
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
