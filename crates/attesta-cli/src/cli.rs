@@ -1,0 +1,48 @@
+//! Command-line definitions (clap derive); each flag is defined once here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Risk-calibrated human approval for AI agent actions.
+#[derive(Debug, Parser)]
+#[command(name = "attesta", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Score actions and explain the score.
+    #[command(subcommand)]
+    Risk(RiskCommand),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RiskCommand {
+    /// Score an action context (JSON) and show why, and what the gate would do.
+    Score(ScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScoreArgs {
+    /// Policy file (default: ./attesta.yaml, ./attesta.yml or ./attesta.toml
+    /// if present, else the built-in policy).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, conflicts_with = "jsonl")]
+    pub(crate) json: bool,
+    /// Read one context per line and print one JSON result per line (for
+    /// replaying an agent trace against a policy).
+    #[arg(long)]
+    pub(crate) jsonl: bool,
+    /// Context file, or `-` for standard input. A context is a JSON object
+    /// with `function_name` and optionally `args`, `kwargs`, `function_doc`,
+    /// `hints`, `environment`, `agent_id`, `session_id`, `metadata`.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub(crate) input: PathBuf,
+}

@@ -1,0 +1,17 @@
+//! One module per command group.
+
+mod risk;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, RiskCommand};
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Risk(RiskCommand::Score(args)) => risk::score(&args),
+        Command::Version => {
+            println!("attesta {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

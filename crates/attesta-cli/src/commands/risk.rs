@@ -1,0 +1,260 @@
+//! `attesta risk score`: score contexts and explain what the gate would do.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use attesta::{
+    ActionContext, Attesta, ChallengeType, DefaultRiskScorer, RiskAssessment, RiskScorer,
+};
+use serde::Serialize;
+
+use crate::cli::ScoreArgs;
+use crate::config::{PolicySource, engine, load_policy};
+
+/// The default scorer's own factor names; anything else in an assessment is
+/// an adjustment made by the gate.
+const SCORER_FACTORS: [&str; 5] = [
+    "function_name",
+    "arguments",
+    "docstring",
+    "hints",
+    "novelty",
+];
+
+#[derive(Debug, Serialize)]
+struct Report {
+    /// The default scorer's score for a first call (fresh novelty).
+    score: f64,
+    level: &'static str,
+    scorer: String,
+    factors: Vec<FactorOut>,
+    /// What the gate would do under the policy.
+    effective: Effective,
+}
+
+#[derive(Debug, Serialize)]
+struct FactorOut {
+    name: String,
+    score: Option<f64>,
+    weight: Option<f64>,
+    contribution: f64,
+    evidence: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Effective {
+    score: f64,
+    level: &'static str,
+    challenge: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approvers_required: Option<u32>,
+    environment: String,
+    adjustments: Vec<Adjustment>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Adjustment {
+    name: String,
+    contribution: f64,
+    description: String,
+}
+
+pub(crate) fn score(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
+    let (policy, source) = load_policy(args.config.as_deref())?;
+    let engine = engine(policy)?;
+    let label = input_label(&args.input);
+    let mut input = open_input(&args.input)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.jsonl {
+        replay_lines(&engine, &mut input, &label, &mut out)?;
+    } else {
+        let mut text = String::new();
+        input
+            .read_to_string(&mut text)
+            .with_context(|| format!("could not read {label}"))?;
+        let ctx: ActionContext = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{label}:{}:{}: not a valid action context: {e}",
+                e.line(),
+                e.column()
+            )
+        })?;
+        let report = report_for(&engine, &ctx);
+        if args.json {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            write_explanation(&mut out, &ctx, &report, &source)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One JSON result per input line. The gate's view (`effective`) uses one
+/// engine for the whole trace, so novelty builds up as it would in a real
+/// session; `score` is always the first-call score.
+fn replay_lines(
+    engine: &Attesta,
+    input: &mut dyn BufRead,
+    label: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut line = String::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        let read = input
+            .read_line(&mut line)
+            .with_context(|| format!("could not read {label}"))?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ctx: ActionContext = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "{label}: line {number}, column {}: not a valid action context: {e}",
+                e.column()
+            )
+        })?;
+        serde_json::to_writer(&mut *out, &report_for(engine, &ctx))?;
+        out.write_all(b"\n")?;
+    }
+}
+
+fn report_for(engine: &Attesta, ctx: &ActionContext) -> Report {
+    let own = DefaultRiskScorer::new().assess(ctx);
+    let (effective, challenge, warnings) = engine.preview(ctx);
+    let environment = if ctx.environment.is_empty() {
+        engine.default_environment().to_owned()
+    } else {
+        ctx.environment.clone()
+    };
+    Report {
+        score: own.score,
+        level: own.level.as_str(),
+        scorer: own.scorer_name.clone(),
+        factors: own
+            .factors
+            .into_iter()
+            .map(|f| FactorOut {
+                name: f.name,
+                score: f.score,
+                weight: f.weight,
+                contribution: f.contribution,
+                evidence: f.evidence,
+            })
+            .collect(),
+        effective: Effective {
+            score: effective.score,
+            level: effective.level.as_str(),
+            challenge: challenge.as_str(),
+            approvers_required: (challenge == ChallengeType::MultiParty)
+                .then_some(engine.policy().required_approvers),
+            environment,
+            adjustments: adjustments(&effective),
+            warnings,
+        },
+    }
+}
+
+fn adjustments(risk: &RiskAssessment) -> Vec<Adjustment> {
+    risk.factors
+        .iter()
+        .filter(|f| !SCORER_FACTORS.contains(&f.name.as_str()))
+        .map(|f| Adjustment {
+            name: f.name.clone(),
+            contribution: f.contribution,
+            description: f.description.clone(),
+        })
+        .collect()
+}
+
+fn write_explanation(
+    out: &mut impl Write,
+    ctx: &ActionContext,
+    report: &Report,
+    source: &PolicySource,
+) -> io::Result<()> {
+    let description = attesta::channel::sanitize_for_display(&ctx.description());
+    writeln!(out, "{description}")?;
+    writeln!(
+        out,
+        "  score {:.2} → {} (default scorer, first call)",
+        report.score,
+        report.level.to_uppercase()
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<14} {:>5} {:>6} {:>8}  why",
+        "factor", "raw", "weight", "adds"
+    )?;
+    for f in &report.factors {
+        writeln!(
+            out,
+            "  {:<14} {:>5.2} {:>6.2} {:>8.3}  {}",
+            f.name,
+            f.score.unwrap_or(0.0),
+            f.weight.unwrap_or(0.0),
+            f.contribution,
+            attesta::channel::sanitize_for_display(f.evidence.as_deref().unwrap_or(""))
+        )?;
+    }
+    let eff = &report.effective;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  under policy {source}, environment '{}':",
+        eff.environment
+    )?;
+    for adj in &eff.adjustments {
+        writeln!(out, "    {:+.2}  {}", adj.contribution, adj.description)?;
+    }
+    let who = match eff.approvers_required {
+        Some(n) => format!(" ({n} distinct approvers)"),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "  → {:.2} {}: the gate asks for {}{who}",
+        eff.score,
+        eff.level.to_uppercase(),
+        eff.challenge
+    )?;
+    for warning in &eff.warnings {
+        writeln!(out, "  note: {warning}")?;
+    }
+    Ok(())
+}
+
+fn input_label(path: &Path) -> String {
+    if path == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufReader::new(io::stdin())));
+    }
+    if path.is_dir() {
+        bail!(
+            "{} is a directory; give a JSON file or - for standard input",
+            path.display()
+        );
+    }
+    let file = File::open(path).with_context(|| format!("could not open {}", path.display()))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+}
