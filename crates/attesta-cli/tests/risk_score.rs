@@ -1,7 +1,6 @@
 //! `attesta risk score` as a user runs it: a real process, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

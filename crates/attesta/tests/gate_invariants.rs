@@ -1,7 +1,6 @@
 //! The gate's invariants, each proven against the public API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,7 +80,7 @@ struct BrokenSink;
 
 #[async_trait]
 impl AuditSink for BrokenSink {
-    async fn append(&self, _record: &AuditRecord) -> Result<String, AuditError> {
+    async fn append(&self, _record: AuditRecord) -> Result<String, AuditError> {
         Err(AuditError::Write("disk full".into()))
     }
 }

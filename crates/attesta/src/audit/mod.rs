@@ -25,5 +25,5 @@ pub enum AuditError {
 #[async_trait]
 pub trait AuditSink: Send + Sync + fmt::Debug {
     /// Appends a record and returns its entry id.
-    async fn append(&self, record: &AuditRecord) -> Result<String, AuditError>;
+    async fn append(&self, record: AuditRecord) -> Result<String, AuditError>;
 }

@@ -339,28 +339,26 @@ impl Attesta {
         let action = ctx.function_name.as_str();
 
         let mut assessed = assess::assess(ctx, environment, policy, &*inner.scorer);
-        self.emit(
-            EventType::RiskScored,
-            &[
+        self.emit(EventType::RiskScored, || {
+            [
                 ("action_name", action.into()),
                 ("risk_score", assessed.risk.score.into()),
                 ("risk_level", assessed.risk.level.as_str().into()),
-            ],
-        );
+            ]
+        });
         let agent = non_empty(ctx.agent_id.as_deref());
         if let (Some(trust), Some(agent)) = (&inner.trust, agent) {
             let domain = trust_domain(ctx, environment);
             if let Some(before) = assess::apply_trust(&mut assessed, &**trust, agent, domain) {
-                self.emit(
-                    EventType::TrustComputed,
-                    &[
+                self.emit(EventType::TrustComputed, || {
+                    [
                         ("action_name", action.into()),
                         ("agent_id", agent.into()),
                         ("trust_domain", domain.into()),
                         ("risk_before", before.into()),
                         ("risk_score", assessed.risk.score.into()),
-                    ],
-                );
+                    ]
+                });
             }
         }
         let risk = assessed.risk;
@@ -433,23 +431,21 @@ impl Attesta {
             }
         };
         let kind = challenge.challenge_type();
-        self.emit(
-            EventType::ChallengeIssued,
-            &[
+        self.emit(EventType::ChallengeIssued, || {
+            [
                 ("action_name", ctx.function_name.as_str().into()),
                 ("challenge_type", kind.as_str().into()),
                 ("risk_level", risk.level.as_str().into()),
-            ],
-        );
+            ]
+        });
         let result = ask::present_with_timeout(&*challenge, ctx, risk, policy.timeout).await;
-        self.emit(
-            EventType::ChallengeCompleted,
-            &[
+        self.emit(EventType::ChallengeCompleted, || {
+            [
                 ("action_name", ctx.function_name.as_str().into()),
                 ("challenge_type", kind.as_str().into()),
                 ("passed", result.passed.into()),
-            ],
-        );
+            ]
+        });
         self.judged(ctx, risk, result, mode)
     }
 
@@ -498,7 +494,7 @@ impl Attesta {
     async fn audit(&self, ctx: &ActionContext, decision: &mut Decision) {
         let entry_id = uuid::Uuid::new_v4().simple().to_string();
         let record = AuditRecord::from_decision(ctx, decision, entry_id);
-        match self.inner.audit.append(&record).await {
+        match self.inner.audit.append(record).await {
             Ok(id) => decision.audit_entry_id = Some(id),
             Err(err) => {
                 decision.warnings.push(err.to_string());
@@ -514,24 +510,22 @@ impl Attesta {
             Verdict::Escalated => EventType::Escalated,
             _ => EventType::Denied,
         };
-        self.emit(
-            verdict_event,
-            &[
+        self.emit(verdict_event, || {
+            [
                 ("action_name", ctx.function_name.as_str().into()),
                 ("risk_score", decision.risk.score.into()),
                 ("risk_level", decision.risk.level.as_str().into()),
                 ("verdict", decision.verdict.as_str().into()),
-            ],
-        );
+            ]
+        });
         if let Some(id) = &decision.audit_entry_id {
-            self.emit(
-                EventType::AuditLogged,
-                &[
+            self.emit(EventType::AuditLogged, || {
+                [
                     ("action_name", ctx.function_name.as_str().into()),
                     ("audit_entry_id", id.as_str().into()),
                     ("verdict", decision.verdict.as_str().into()),
-                ],
-            );
+                ]
+            });
         }
     }
 
@@ -564,18 +558,21 @@ impl Attesta {
         }
     }
 
-    fn emit(&self, kind: EventType, data: &[(&str, Value)]) {
+    /// Emits an event; the payload is only built when someone listens.
+    fn emit<const N: usize>(
+        &self,
+        kind: EventType,
+        data: impl FnOnce() -> [(&'static str, Value); N],
+    ) {
         let Some(bus) = &self.inner.events else {
             return;
         };
+        let data = data();
         let now = self.inner.clock.now();
         let event = Event {
             kind,
             timestamp: now.timestamp_micros() as f64 / 1e6,
-            data: data
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
+            data: data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         };
         bus.emit(&event);
     }

@@ -1,0 +1,38 @@
+//! `Attesta::evaluate` on the auto-approve path: score, environment, audit
+//! record into the in-memory sink, no human. Target: ≤ 2 µs median.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use attesta::audit::MemoryAuditSink;
+use attesta::{ActionContext, Attesta};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn evaluate_auto_approve(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let attesta = Attesta::builder()
+        .audit(Arc::new(MemoryAuditSink::bounded(1024)))
+        .environment("ci")
+        .build()
+        .expect("default engine");
+    let ctx = ActionContext::new("get_user_profile")
+        .with_kwarg("user_id", 4711)
+        .with_kwarg("fields", "name,email")
+        .with_kwarg("include_deleted", false)
+        .with_doc("Fetch a user's profile for display.")
+        .with_agent("support-bot");
+    // Warm novelty so every measured call is the steady state.
+    for _ in 0..20 {
+        runtime.block_on(attesta.evaluate(&ctx));
+    }
+    assert!(runtime.block_on(attesta.evaluate(&ctx)).is_approved());
+    c.bench_function("evaluate/auto_approve/memory_sink", |b| {
+        b.iter(|| runtime.block_on(attesta.evaluate(black_box(&ctx))));
+    });
+}
+
+criterion_group!(benches, evaluate_auto_approve);
+criterion_main!(benches);
