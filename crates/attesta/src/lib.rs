@@ -16,4 +16,5 @@ pub use context::ActionContext;
 pub use risk::{
     DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer,
 };
+pub use trust::{TrustEngine, TrustError, TrustOutcome, TrustProfile, TrustRecord, TrustSettings};
 pub use value::{Value, ValueMap, py_float_repr};
