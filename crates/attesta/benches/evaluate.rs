@@ -1,5 +1,6 @@
 //! `Attesta::evaluate` on the auto-approve path: score, environment, audit
 //! record into the in-memory sink, no human. Target: ≤ 2 µs median.
+#![allow(clippy::expect_used)] // benchmark set-up: fail loudly
 
 use std::hint::black_box;
 use std::sync::Arc;

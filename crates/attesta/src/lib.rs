@@ -55,4 +55,7 @@ pub use decision::{Decision, Denied, Verdict};
 pub use gate::{Attesta, AttestaBuilder, BuildError, GateError};
 pub use policy::Policy;
 pub use risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer};
+pub use trust::{
+    TrustEngine, TrustError, TrustModel, TrustOutcome, TrustProfile, TrustRecord, TrustSettings,
+};
 pub use value::{Value, ValueMap, py_float_repr};

@@ -31,7 +31,7 @@ use crate::environment::detect_environment;
 use crate::events::{Event, EventBus, EventType};
 use crate::policy::{GateMode, Policy, PolicyError};
 use crate::risk::{AmplifiedScorer, DefaultRiskScorer, RiskAssessment, RiskLevel, RiskScorer};
-use crate::trust::TrustModel;
+use crate::trust::{TrustEngine, TrustModel};
 use crate::value::{Value, ValueMap};
 
 use registry::{ChallengeRegistry, Resolved};
@@ -164,7 +164,8 @@ impl AttestaBuilder {
         self
     }
 
-    /// Adaptive per-agent trust (default: none).
+    /// Adaptive per-agent trust (default: a [`TrustEngine`] when the policy
+    /// has a `trust:` section, else none).
     #[must_use]
     pub fn trust(mut self, trust: Arc<dyn TrustModel>) -> Self {
         self.trust = Some(trust);
@@ -216,6 +217,16 @@ impl AttestaBuilder {
             ));
         }
         let scorer = self.scorer.unwrap_or_else(|| default_scorer(&policy));
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
+        let trust = match (self.trust, &policy.trust) {
+            (Some(trust), _) => Some(trust),
+            (None, Some(settings)) => {
+                let engine = TrustEngine::open(settings.clone(), Arc::clone(&clock))
+                    .map_err(|e| BuildError::Component(e.to_string()))?;
+                Some(Arc::new(engine) as Arc<dyn TrustModel>)
+            }
+            (None, None) => None,
+        };
         let default_environment = self
             .environment
             .or_else(|| policy.default_environment.clone())
@@ -227,9 +238,9 @@ impl AttestaBuilder {
                 audit: self
                     .audit
                     .unwrap_or_else(|| Arc::new(MemoryAuditSink::new())),
-                trust: self.trust,
+                trust,
                 events: self.events,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+                clock,
                 default_environment,
                 policy,
             }),

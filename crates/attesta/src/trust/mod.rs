@@ -1,8 +1,26 @@
-//! Adaptive per-agent trust. (Engine: see `engine.rs`.)
+//! Adaptive per-agent trust: [`TrustEngine`] learns from the outcomes of an
+//! agent's actions how far to trust it, and adjusts the risk of its next
+//! action accordingly.
+//!
+//! The formula is the reference implementation's (see
+//! [`TrustEngine::compute_trust`]); the engine fixes the reference's
+//! defects: queries never create profiles, history is bounded and persisted,
+//! revocation means zero trust and survives restarts, and several processes
+//! can share one store without losing each other's changes. `docs/trust.md`
+//! has the full account.
 
+mod engine;
+mod error;
 mod model;
+mod profile;
+mod score;
+mod store;
+mod time;
 
+pub use engine::TrustEngine;
+pub use error::TrustError;
 pub use model::{TrustModel, TrustRecordError};
+pub use profile::{TrustOutcome, TrustProfile, TrustRecord};
 
 /// Trust engine settings (`trust:` section of `attesta.yaml`).
 #[derive(Debug, Clone, PartialEq)]

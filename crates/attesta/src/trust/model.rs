@@ -30,3 +30,41 @@ pub trait TrustModel: Send + Sync + fmt::Debug {
         risk_score: f64,
     ) -> Result<(), TrustRecordError>;
 }
+
+impl TrustModel for super::TrustEngine {
+    fn effective_risk(&self, raw_risk: f64, agent_id: &str, domain: Option<&str>) -> f64 {
+        super::TrustEngine::effective_risk(self, raw_risk, agent_id, domain)
+    }
+
+    fn record_success(
+        &self,
+        agent_id: &str,
+        action_name: &str,
+        domain: &str,
+        risk_score: f64,
+    ) -> Result<(), TrustRecordError> {
+        Ok(super::TrustEngine::record_success(
+            self,
+            agent_id,
+            action_name,
+            domain,
+            risk_score,
+        )?)
+    }
+
+    fn record_denial(
+        &self,
+        agent_id: &str,
+        action_name: &str,
+        domain: &str,
+        risk_score: f64,
+    ) -> Result<(), TrustRecordError> {
+        Ok(super::TrustEngine::record_denial(
+            self,
+            agent_id,
+            action_name,
+            domain,
+            risk_score,
+        )?)
+    }
+}
