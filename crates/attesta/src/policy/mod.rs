@@ -203,59 +203,6 @@ impl Default for Policy {
     }
 }
 
-/// Field by field; amplifiers compare by pattern text and boost, since a
-/// compiled `Regex` has no equality of its own. Lets tests (and a reload
-/// that wants to know whether anything changed) compare whole policies.
-impl PartialEq for Policy {
-    fn eq(&self, other: &Self) -> bool {
-        // Destructured so that a new field cannot be forgotten here.
-        let Self {
-            source,
-            challenge_map,
-            minimum_review_seconds,
-            min_review_seconds,
-            required_approvers,
-            fail_mode,
-            timeout,
-            mode,
-            rubber_stamp,
-            allow_hint_override,
-            allow_critical_auto_approve,
-            default_environment,
-            risk_overrides,
-            risk_amplifiers,
-            trust,
-            domains,
-            domain_strict,
-            audit,
-            warnings,
-        } = self;
-        *source == other.source
-            && *challenge_map == other.challenge_map
-            && *minimum_review_seconds == other.minimum_review_seconds
-            && *min_review_seconds == other.min_review_seconds
-            && *required_approvers == other.required_approvers
-            && *fail_mode == other.fail_mode
-            && *timeout == other.timeout
-            && *mode == other.mode
-            && *rubber_stamp == other.rubber_stamp
-            && *allow_hint_override == other.allow_hint_override
-            && *allow_critical_auto_approve == other.allow_critical_auto_approve
-            && *default_environment == other.default_environment
-            && *risk_overrides == other.risk_overrides
-            && risk_amplifiers.len() == other.risk_amplifiers.len()
-            && risk_amplifiers
-                .iter()
-                .zip(&other.risk_amplifiers)
-                .all(|(a, b)| a.pattern.as_str() == b.pattern.as_str() && a.boost == b.boost)
-            && *trust == other.trust
-            && *domains == other.domains
-            && *domain_strict == other.domain_strict
-            && *audit == other.audit
-            && *warnings == other.warnings
-    }
-}
-
 /// `low` → `auto_approve`, `medium` → `confirm`, `high` → `quiz`,
 /// `critical` → `multi_party`.
 pub fn default_challenge_map() -> BTreeMap<RiskLevel, ChallengeType> {
@@ -342,6 +289,59 @@ impl Policy {
         }
         let (_, tail) = function_name.rsplit_once('.')?;
         self.risk_overrides.get(tail).copied()
+    }
+}
+
+/// Field by field; amplifiers compare by pattern text and boost, since a
+/// compiled `Regex` has no equality of its own. Lets tests (and a reload
+/// that wants to know whether anything changed) compare whole policies.
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            source,
+            challenge_map,
+            minimum_review_seconds,
+            min_review_seconds,
+            required_approvers,
+            fail_mode,
+            timeout,
+            mode,
+            rubber_stamp,
+            allow_hint_override,
+            allow_critical_auto_approve,
+            default_environment,
+            risk_overrides,
+            risk_amplifiers,
+            trust,
+            domains,
+            domain_strict,
+            audit,
+            warnings,
+        } = self;
+        *source == other.source
+            && *challenge_map == other.challenge_map
+            && *minimum_review_seconds == other.minimum_review_seconds
+            && *min_review_seconds == other.min_review_seconds
+            && *required_approvers == other.required_approvers
+            && *fail_mode == other.fail_mode
+            && *timeout == other.timeout
+            && *mode == other.mode
+            && *rubber_stamp == other.rubber_stamp
+            && *allow_hint_override == other.allow_hint_override
+            && *allow_critical_auto_approve == other.allow_critical_auto_approve
+            && *default_environment == other.default_environment
+            && *risk_overrides == other.risk_overrides
+            && risk_amplifiers.len() == other.risk_amplifiers.len()
+            && risk_amplifiers
+                .iter()
+                .zip(&other.risk_amplifiers)
+                .all(|(a, b)| a.pattern.as_str() == b.pattern.as_str() && a.boost == b.boost)
+            && *trust == other.trust
+            && *domains == other.domains
+            && *domain_strict == other.domain_strict
+            && *audit == other.audit
+            && *warnings == other.warnings
     }
 }
 
