@@ -1130,3 +1130,46 @@ fn files_are_refused_by_name_before_they_are_read() {
     let p = dir.load("ATTESTA.YML", "policy: {fail_mode: escalate}\n");
     assert_eq!(p.fail_mode, FailMode::Escalate);
 }
+
+/// The complete example in `docs/configuration.md` must load, so the
+/// documentation cannot drift from the loader.
+#[test]
+fn the_documented_complete_example_loads() {
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/configuration.md is readable");
+    let block = doc
+        .split("<!-- complete-example:begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- complete-example:end -->").next())
+        .expect("the doc marks its complete example");
+    let yaml = block
+        .trim()
+        .strip_prefix("```yaml")
+        .and_then(|b| b.strip_suffix("```"))
+        .expect("the complete example is one yaml code block");
+
+    let dir = Dir::new();
+    let p = dir.load("attesta.yaml", yaml);
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(p.required_approvers, 3);
+    assert_eq!(p.timeout, Duration::from_mins(10));
+    assert_eq!(p.risk_amplifiers.len(), 2);
+    assert_eq!(
+        p.trust.expect("trust on").store_path,
+        Some(dir.path().join(".attesta/trust.json"))
+    );
+    let names: Vec<&str> = p.domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["devops", "data-pipeline"]);
+    assert_eq!(p.audit.path, dir.path().join(".attesta/audit.jsonl"));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    // The TOML fragments that follow it load too.
+    let toml = doc
+        .split("```toml")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the doc has a toml block");
+    let p = dir.load("attesta.toml", toml);
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(p.domains[1].escalation_rules.len(), 2);
+}
