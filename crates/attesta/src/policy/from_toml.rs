@@ -9,7 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::load::SourceLocation;
-use super::tree::{Entry, Kind, Node, ParseFailure, Problem, child_path};
+use super::tree::{Entry, Kind, Node, ParseFailure, Problem, child_path, escape_controls};
 
 /// Parses a TOML policy document. `Ok(None)` is an empty document.
 pub(super) fn parse(text: &str) -> Result<Option<Node>, ParseFailure> {
@@ -80,14 +80,9 @@ fn failure(text: &str, lines: &LineIndex, error: &toml::de::Error) -> ParseFailu
     {
         return ParseFailure::Invalid(problem);
     }
-    let message: String = error
-        .message()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
     ParseFailure::Syntax {
         at,
-        message: format!("invalid TOML: {message}"),
+        message: format!("invalid TOML: {}", escape_controls(error.message())),
     }
 }
 

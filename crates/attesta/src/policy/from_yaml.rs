@@ -13,7 +13,9 @@ use serde_saphyr::{
 };
 
 use super::load::SourceLocation;
-use super::tree::{Entry, Kind, Node, ParseFailure};
+// The parser's messages can quote the file (a key), so they are escaped
+// like every other quoted text.
+use super::tree::{Entry, Kind, Node, ParseFailure, escape_controls};
 
 /// How many events alias expansion may replay in one file. serde-saphyr's
 /// default (a million) lets a billion-laughs file run for about a second
@@ -53,7 +55,7 @@ pub(super) fn parse(text: &str) -> Result<Option<Node>, ParseFailure> {
 fn syntax_failure(error: &serde_saphyr::Error) -> ParseFailure {
     let at = error.location().and_then(|l| location(&l));
     let inner = innermost(error);
-    let detail = sanitize(&UserMessageFormatter.format_message(inner));
+    let detail = escape_controls(&UserMessageFormatter.format_message(inner));
     let message = match inner {
         serde_saphyr::Error::Budget { .. }
         | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
@@ -82,15 +84,6 @@ fn innermost(error: &serde_saphyr::Error) -> &serde_saphyr::Error {
         current = error.without_snippet();
     }
     current
-}
-
-/// Control characters could come from the file itself (a key quoted in the
-/// message); they must not reach a terminal.
-fn sanitize(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// serde-saphyr's 1-based position, `None` when it does not know one.

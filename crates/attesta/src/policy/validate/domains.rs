@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use super::read::{Field, MAX_APPROVERS, Section, either};
+use super::read::{Field, Section, either};
 use crate::policy::load::SourceLocation;
 use crate::policy::tree::{Kind, Problem, quote};
 use crate::policy::{DomainSelection, EscalationSetting, Policy};
@@ -219,9 +219,7 @@ fn escalation_rules(f: &Field<'_>) -> Result<IndexMap<String, EscalationSetting>
             )));
         }
         let setting = match &value.node.kind {
-            Kind::Int(_) | Kind::Float(_) => EscalationSetting::Approvers(approvers(
-                value.whole_in(1, MAX_APPROVERS, "a whole number of approvers from 1 to 16")?,
-            )),
+            Kind::Int(_) | Kind::Float(_) => EscalationSetting::Approvers(value.approvers(1)?),
             Kind::Map(_) => EscalationSetting::Rule(rule(&value)?),
             _ => {
                 return Err(value.expected(
@@ -233,11 +231,6 @@ fn escalation_rules(f: &Field<'_>) -> Result<IndexMap<String, EscalationSetting>
         rules.insert(name.to_owned(), setting);
     }
     Ok(rules)
-}
-
-fn approvers(count: i128) -> u32 {
-    // Callers have range-checked the count to 1..=MAX_APPROVERS.
-    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 /// A full escalation rule, validated field by field and kept in file order.
@@ -271,9 +264,7 @@ fn rule(f: &Field<'_>) -> Result<IndexMap<String, Value>, Problem> {
                 })?;
                 Value::Str((*action).to_owned())
             }
-            "required_approvers" => {
-                Value::Int(value.whole_in(1, MAX_APPROVERS, "a whole number from 1 to 16")?)
-            }
+            "required_approvers" => Value::Int(i128::from(value.approvers(1)?)),
             "notify_roles" => Value::List(
                 value
                     .items("a list of role names")?

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::read::{Field, MAX_APPROVERS, Section, one_of};
+use super::read::{Field, Section, one_of};
 use crate::challenge::{ChallengeType, UnknownChallengeType};
 use crate::policy::tree::{Kind, Problem, escape_controls};
 use crate::policy::{FailMode, GateMode, Policy, RubberStampMode};
@@ -71,27 +71,15 @@ pub(super) fn apply(policy: &mut Policy, top: &Section<'_>) -> Result<(), Proble
     )?;
 
     if let Some(f) = one_of(&[get("fail_mode"), top.get("fail_mode")])? {
-        policy.fail_mode = f.choice(
-            "a fail mode",
-            &[
-                ("deny", FailMode::Deny),
-                ("allow", FailMode::Allow),
-                ("escalate", FailMode::Escalate),
-            ],
-        )?;
+        let modes = [FailMode::Deny, FailMode::Allow, FailMode::Escalate];
+        policy.fail_mode = f.choice("a fail mode", &modes.map(|m| (m.as_str(), m)))?;
     }
     if let Some(f) = one_of(&[get("timeout_seconds"), top.get("timeout_seconds")])? {
         policy.timeout = timeout(f)?;
     }
     if let Some(f) = get("mode") {
-        policy.mode = f.choice(
-            "a gate mode",
-            &[
-                ("enforce", GateMode::Enforce),
-                ("shadow", GateMode::Shadow),
-                ("audit_only", GateMode::AuditOnly),
-            ],
-        )?;
+        let modes = [GateMode::Enforce, GateMode::Shadow, GateMode::AuditOnly];
+        policy.mode = f.choice("a gate mode", &modes.map(|m| (m.as_str(), m)))?;
     }
     if let Some(f) = get("rubber_stamp") {
         policy.rubber_stamp = f.choice(
@@ -196,8 +184,7 @@ fn require_multi_party<'a>(f: &Field<'a>) -> Result<(u32, Field<'a>), Problem> {
                  number of approvers is policy.multi_party.required_approvers)"
             )));
         }
-        let count = value.whole_in(1, MAX_APPROVERS, "a whole number from 1 to 16")?;
-        critical = Some((approvers(count), value));
+        critical = Some((value.approvers(1)?, value));
     }
     critical.ok_or_else(|| {
         f.problem(
@@ -217,10 +204,7 @@ fn approver_count(
         Some(f) => {
             let section = Section::new(f, &["required_approvers"])?;
             match section.get("required_approvers") {
-                Some(count) => Some((
-                    approvers(count.whole_in(2, MAX_APPROVERS, "a whole number from 2 to 16")?),
-                    count.clone(),
-                )),
+                Some(count) => Some((count.approvers(2)?, count.clone())),
                 None => None,
             }
         }
@@ -245,11 +229,6 @@ fn approver_count(
         (Some((count, _)), None) if *count >= 2 => *count,
         _ => 2,
     })
-}
-
-fn approvers(count: i128) -> u32 {
-    // Callers have range-checked the count to 1..=MAX_APPROVERS.
-    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 /// The challenge map: defaults, then the reference's rule that

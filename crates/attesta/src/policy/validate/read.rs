@@ -9,7 +9,7 @@ use crate::risk::RiskLevel;
 
 /// Most approvers any setting may ask for. Beyond this a multi-party
 /// approval is a typo or a policy nobody can satisfy.
-pub(super) const MAX_APPROVERS: i128 = 16;
+const MAX_APPROVERS: u32 = 16;
 
 /// A value in the tree together with its key path, so every read can report
 /// where it went wrong.
@@ -213,6 +213,14 @@ impl<'a> Field<'a> {
             return Err(self.problem(format!("{value} is out of range; use {range}")));
         }
         Ok(value)
+    }
+
+    /// A number of approvers, from `min` to [`MAX_APPROVERS`].
+    pub(super) fn approvers(&self, min: u32) -> Result<u32, Problem> {
+        let range = format!("a whole number of approvers from {min} to {MAX_APPROVERS}");
+        let count = self.whole_in(i128::from(min), i128::from(MAX_APPROVERS), &range)?;
+        // In range, so it fits; the fallback is never taken.
+        Ok(u32::try_from(count).unwrap_or(MAX_APPROVERS))
     }
 
     /// A risk level written as a value (`risk.overrides`), case-insensitive.
