@@ -6,9 +6,13 @@
 //! `policy.multi_party.required_approvers`, `domains:`). Loading is strict:
 //! see [`Policy::from_file`] and `docs/configuration.md`.
 
+mod from_toml;
+mod from_yaml;
 mod load;
+mod tree;
+mod validate;
 
-pub use load::PolicyError;
+pub use load::{PolicyError, SourceLocation};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,7 +64,7 @@ pub enum GateMode {
 }
 
 impl GateMode {
-    /// The snake_case configuration name.
+    /// The `snake_case` configuration name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Enforce => "enforce",
@@ -129,15 +133,15 @@ pub struct Policy {
     /// The file this policy came from, if any (for messages).
     pub source: Option<PathBuf>,
     /// Challenge per risk level, complete (levels the file leaves out keep
-    /// their defaults: low→auto_approve, medium→confirm, high→quiz,
-    /// critical→multi_party).
+    /// their defaults: `low` → `auto_approve`, `medium` → `confirm`,
+    /// `high` → `quiz`, `critical` → `multi_party`).
     pub challenge_map: BTreeMap<RiskLevel, ChallengeType>,
     /// Per-level minimum review seconds set explicitly in the file
     /// (`policy.minimum_review_seconds`); a level present here wins over
     /// the per-challenge table.
     pub minimum_review_seconds: BTreeMap<RiskLevel, f64>,
     /// Minimum review seconds per challenge type (`policy.min_review_seconds`;
-    /// defaults confirm 3, quiz 10, teach_back 30).
+    /// defaults `confirm` 3, `quiz` 10, `teach_back` 30).
     pub min_review_seconds: BTreeMap<ChallengeType, f64>,
     /// Distinct approvers a multi-party challenge needs (default 2).
     pub required_approvers: u32,
@@ -182,7 +186,7 @@ impl Default for Policy {
             min_review_seconds: default_min_review_by_challenge(),
             required_approvers: 2,
             fail_mode: FailMode::Deny,
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_mins(5),
             mode: GateMode::Enforce,
             rubber_stamp: RubberStampMode::Flag,
             allow_hint_override: false,
@@ -199,7 +203,8 @@ impl Default for Policy {
     }
 }
 
-/// low→auto_approve, medium→confirm, high→quiz, critical→multi_party.
+/// `low` → `auto_approve`, `medium` → `confirm`, `high` → `quiz`,
+/// `critical` → `multi_party`.
 pub fn default_challenge_map() -> BTreeMap<RiskLevel, ChallengeType> {
     BTreeMap::from([
         (RiskLevel::Low, ChallengeType::AutoApprove),
@@ -209,7 +214,7 @@ pub fn default_challenge_map() -> BTreeMap<RiskLevel, ChallengeType> {
     ])
 }
 
-/// confirm 3 s, quiz 10 s, teach_back 30 s.
+/// `confirm` 3 s, `quiz` 10 s, `teach_back` 30 s.
 pub fn default_min_review_by_challenge() -> BTreeMap<ChallengeType, f64> {
     BTreeMap::from([
         (ChallengeType::Confirm, 3.0),
@@ -220,14 +225,37 @@ pub fn default_min_review_by_challenge() -> BTreeMap<ChallengeType, f64> {
 
 impl Policy {
     /// Loads `attesta.yaml`, `attesta.yml` or `attesta.toml` strictly: an
-    /// unknown key, a wrong type, an out-of-range value or an unknown level is
-    /// an error naming the file, the line and the key.
+    /// unknown key, a wrong type, an out-of-range value, an unknown level or
+    /// a duplicate key is an error naming the file, the line and the key.
+    ///
+    /// The extension (any case) picks the format. A missing file is an
+    /// error; falling back to [`Policy::default`] is the caller's choice.
+    /// Relative paths in the file (`audit.path`, `trust.store`) are resolved
+    /// against the file's directory. See `docs/configuration.md` for every
+    /// key.
     pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
         load::from_file(path)
     }
 
-    /// Parses policy text; `format_hint` is the file name used to pick YAML or
-    /// TOML and to label errors.
+    /// Parses policy text as if it had been read from `file_name`, which
+    /// picks YAML or TOML by its extension, labels error messages and
+    /// anchors relative paths.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use attesta::policy::{FailMode, Policy};
+    ///
+    /// let policy = Policy::from_str_named("policy:\n  fail_mode: escalate\n", Path::new("attesta.yaml"))?;
+    /// assert_eq!(policy.fail_mode, FailMode::Escalate);
+    ///
+    /// let error = Policy::from_str_named("policy:\n  fail_mode: sometimes\n", Path::new("attesta.yaml"))
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "attesta.yaml:2:14: policy.fail_mode: 'sometimes' is not a fail mode; use deny, allow or escalate"
+    /// );
+    /// # Ok::<(), attesta::policy::PolicyError>(())
+    /// ```
     pub fn from_str_named(text: &str, file_name: &Path) -> Result<Self, PolicyError> {
         load::from_text(text, file_name)
     }
@@ -261,6 +289,59 @@ impl Policy {
         }
         let (_, tail) = function_name.rsplit_once('.')?;
         self.risk_overrides.get(tail).copied()
+    }
+}
+
+/// Field by field; amplifiers compare by pattern text and boost, since a
+/// compiled `Regex` has no equality of its own. Lets tests (and a reload
+/// that wants to know whether anything changed) compare whole policies.
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            source,
+            challenge_map,
+            minimum_review_seconds,
+            min_review_seconds,
+            required_approvers,
+            fail_mode,
+            timeout,
+            mode,
+            rubber_stamp,
+            allow_hint_override,
+            allow_critical_auto_approve,
+            default_environment,
+            risk_overrides,
+            risk_amplifiers,
+            trust,
+            domains,
+            domain_strict,
+            audit,
+            warnings,
+        } = self;
+        *source == other.source
+            && *challenge_map == other.challenge_map
+            && *minimum_review_seconds == other.minimum_review_seconds
+            && *min_review_seconds == other.min_review_seconds
+            && *required_approvers == other.required_approvers
+            && *fail_mode == other.fail_mode
+            && *timeout == other.timeout
+            && *mode == other.mode
+            && *rubber_stamp == other.rubber_stamp
+            && *allow_hint_override == other.allow_hint_override
+            && *allow_critical_auto_approve == other.allow_critical_auto_approve
+            && *default_environment == other.default_environment
+            && *risk_overrides == other.risk_overrides
+            && risk_amplifiers.len() == other.risk_amplifiers.len()
+            && risk_amplifiers
+                .iter()
+                .zip(&other.risk_amplifiers)
+                .all(|(a, b)| a.pattern.as_str() == b.pattern.as_str() && a.boost == b.boost)
+            && *trust == other.trust
+            && *domains == other.domains
+            && *domain_strict == other.domain_strict
+            && *audit == other.audit
+            && *warnings == other.warnings
     }
 }
 

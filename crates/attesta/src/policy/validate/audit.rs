@@ -1,0 +1,53 @@
+//! The `audit:` section.
+
+use std::path::Path;
+
+use super::read::{Field, Section};
+use crate::policy::AuditSettings;
+use crate::policy::tree::{Problem, quote};
+
+/// Applies the `audit:` section to `audit`.
+pub(super) fn apply(
+    audit: &mut AuditSettings,
+    field: &Field<'_>,
+    base_dir: &Path,
+) -> Result<(), Problem> {
+    let section = Section::new(field, &["backend", "path", "tenant_id", "hmac_key"])?;
+    if let Some(f) = section.get("backend") {
+        match f.token()?.as_str() {
+            "legacy" => {}
+            "trailproof" => {
+                // The reference falls back to the legacy log with a warning
+                // when TrailProof is missing; a file asking for it here would
+                // get a different audit trail than it says, so it is refused.
+                return Err(f.problem(
+                    "the trailproof backend is not supported by this implementation; remove the \
+                     key to use the built-in hash-chained log",
+                ));
+            }
+            _ => {
+                return Err(f.problem(format!(
+                    "{} is not an audit backend; use legacy (or remove the key)",
+                    quote(f.string()?.trim())
+                )));
+            }
+        }
+    }
+    if let Some(f) = section.get("path") {
+        audit.path = base_dir.join(f.non_empty_string()?);
+    }
+    if let Some(f) = section.get("tenant_id") {
+        f.non_empty_string()?.clone_into(&mut audit.tenant_id);
+    }
+    if let Some(f) = section.get("hmac_key") {
+        let key = f.string()?;
+        if key.is_empty() {
+            return Err(f.problem(
+                "the key is empty, which would make keyed hashing worthless; set a secret or \
+                 remove the key",
+            ));
+        }
+        audit.hmac_key = Some(key.to_owned());
+    }
+    Ok(())
+}

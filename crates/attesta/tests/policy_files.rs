@@ -1,0 +1,1175 @@
+//! Policy files on disk: every test writes a real `attesta.yaml` /
+//! `attesta.toml` into a fresh temp dir and loads it with
+//! `Policy::from_file`.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test set-up helpers: a failed set-up must stop the test loudly"
+)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use attesta::policy::{
+    DomainSelection, EscalationSetting, FailMode, GateMode, Policy, PolicyError, RubberStampMode,
+    SourceLocation,
+};
+use attesta::{ChallengeType, RiskLevel, Value};
+use indexmap::IndexMap;
+use tempfile::TempDir;
+
+/// A temp dir holding policy files for one test.
+struct Dir(TempDir);
+
+impl Dir {
+    fn new() -> Self {
+        Self(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(&path, text).expect("write policy file");
+        path
+    }
+
+    fn load(&self, name: &str, text: &str) -> Policy {
+        let path = self.write(name, text);
+        Policy::from_file(&path).unwrap_or_else(|e| panic!("{name} should load: {e}"))
+    }
+
+    fn error(&self, name: &str, text: &str) -> PolicyError {
+        let path = self.write(name, text);
+        match Policy::from_file(&path) {
+            Ok(policy) => panic!("{name} should be rejected, loaded {policy:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Loads a file that must be rejected for a bad value, and checks the
+    /// message names the file, the line and the key path. Returns the
+    /// message for further checks.
+    fn invalid(&self, name: &str, text: &str, line: usize, key: &str) -> String {
+        let error = self.error(name, text);
+        let message = error.to_string();
+        let file = self.path().join(name);
+        assert!(
+            message.starts_with(&format!("{}:{line}:", file.display())),
+            "expected {}:{line}: at the start of: {message}",
+            file.display()
+        );
+        assert!(
+            message.contains(&format!(": {key}: ")),
+            "expected key {key} in: {message}"
+        );
+        match &error {
+            PolicyError::Invalid {
+                key: k,
+                location,
+                path,
+                ..
+            } => {
+                assert_eq!(k, key);
+                assert_eq!(location.line, line);
+                assert_eq!(path, &file);
+            }
+            other => panic!("expected an Invalid error, got {other:?}"),
+        }
+        message
+    }
+}
+
+const FULL_YAML: &str = r#"# Every section, with values that differ from the defaults.
+policy:
+  minimum_review_seconds:
+    high: 12
+    critical: 45.5
+  min_review_seconds:
+    confirm: 2
+    teach-back: 40
+  require_multi_party:
+    critical: 3
+  challenge_map:
+    low: confirm
+    HIGH: teach_back
+  fail_mode: Escalate
+  timeout_seconds: 120
+  mode: shadow
+  rubber_stamp: reject
+  allow_hint_override: true
+  default_environment: staging
+risk:
+  overrides:
+    deploy_prod: critical
+    "Service.read": LOW
+  amplifiers:
+    - pattern: "^prod_"
+      boost: 0.25
+    - pattern: "drop|truncate"
+      boost: 0.5
+trust:
+  influence: 0.4
+  ceiling: 0.8
+  initial_score: 0.2
+  decay_rate: 0.02
+  incident_penalty: 0.5
+  history_limit: 500
+  store: state/trust.json
+domain: devops
+domains:
+  - etl:
+      escalation_rules:
+        pii_export: 3
+        nightly_drop:
+          condition: "matches_pattern:drop_table"
+          action: block
+          required_approvers: 2
+          notify_roles: [dba, security]
+          description: Dropping tables needs a human
+domain_strict: true
+audit:
+  backend: legacy
+  path: logs/audit.jsonl
+  tenant_id: acme
+  hmac_key: s3cret
+"#;
+
+const FULL_TOML: &str = r#"# The same policy as FULL_YAML.
+domain = "devops"
+domain_strict = true
+
+[policy]
+fail_mode = "Escalate"
+timeout_seconds = 120
+mode = "shadow"
+rubber_stamp = "reject"
+allow_hint_override = true
+default_environment = "staging"
+
+[policy.minimum_review_seconds]
+high = 12
+critical = 45.5
+
+[policy.min_review_seconds]
+confirm = 2
+teach-back = 40
+
+[policy.require_multi_party]
+critical = 3
+
+[policy.challenge_map]
+low = "confirm"
+HIGH = "teach_back"
+
+[risk.overrides]
+deploy_prod = "critical"
+"Service.read" = "LOW"
+
+[[risk.amplifiers]]
+pattern = "^prod_"
+boost = 0.25
+
+[[risk.amplifiers]]
+pattern = "drop|truncate"
+boost = 0.5
+
+[trust]
+influence = 0.4
+ceiling = 0.8
+initial_score = 0.2
+decay_rate = 0.02
+incident_penalty = 0.5
+history_limit = 500
+store = "state/trust.json"
+
+[[domains]]
+[domains.etl.escalation_rules]
+pii_export = 3
+
+[domains.etl.escalation_rules.nightly_drop]
+condition = "matches_pattern:drop_table"
+action = "block"
+required_approvers = 2
+notify_roles = ["dba", "security"]
+description = "Dropping tables needs a human"
+
+[audit]
+backend = "legacy"
+path = "logs/audit.jsonl"
+tenant_id = "acme"
+hmac_key = "s3cret"
+"#;
+
+#[test]
+fn full_yaml_file_sets_policy_and_risk() {
+    let dir = Dir::new();
+    let p = dir.load("attesta.yaml", FULL_YAML);
+
+    assert_eq!(
+        p.source.as_deref(),
+        Some(dir.path().join("attesta.yaml").as_path())
+    );
+    assert_eq!(p.minimum_review_seconds.get(&RiskLevel::High), Some(&12.0));
+    assert_eq!(
+        p.minimum_review_seconds.get(&RiskLevel::Critical),
+        Some(&45.5)
+    );
+    assert_eq!(
+        p.minimum_review_seconds.len(),
+        2,
+        "levels not given are not filled in"
+    );
+    assert_eq!(p.min_review_seconds[&ChallengeType::Confirm], 2.0);
+    assert_eq!(
+        p.min_review_seconds[&ChallengeType::Quiz],
+        10.0,
+        "default kept"
+    );
+    assert_eq!(p.min_review_seconds[&ChallengeType::TeachBack], 40.0);
+    assert_eq!(p.required_approvers, 3);
+    assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::Confirm);
+    assert_eq!(
+        p.challenge_for(RiskLevel::Medium),
+        ChallengeType::Confirm,
+        "default kept"
+    );
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(
+        p.challenge_for(RiskLevel::Critical),
+        ChallengeType::MultiParty
+    );
+    assert_eq!(p.fail_mode, FailMode::Escalate);
+    assert_eq!(p.timeout, Duration::from_mins(2));
+    assert_eq!(p.mode, GateMode::Shadow);
+    assert_eq!(p.rubber_stamp, RubberStampMode::Reject);
+    assert!(p.allow_hint_override);
+    assert!(!p.allow_critical_auto_approve);
+    assert_eq!(p.default_environment.as_deref(), Some("staging"));
+    assert_eq!(
+        p.risk_overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<Vec<_>>(),
+        [
+            ("deploy_prod", RiskLevel::Critical),
+            ("Service.read", RiskLevel::Low)
+        ]
+    );
+    let amplifiers: Vec<(&str, f64)> = p
+        .risk_amplifiers
+        .iter()
+        .map(|a| (a.pattern.as_str(), a.boost))
+        .collect();
+    assert_eq!(amplifiers, [("^prod_", 0.25), ("drop|truncate", 0.5)]);
+    assert!(p.risk_amplifiers[0].pattern.is_match("prod_deploy"));
+}
+
+#[test]
+fn full_yaml_file_sets_trust_domains_and_audit() {
+    let dir = Dir::new();
+    let p = dir.load("attesta.yaml", FULL_YAML);
+
+    let trust = p.trust.as_ref().expect("trust section enables trust");
+    assert_eq!(
+        (
+            trust.influence,
+            trust.ceiling,
+            trust.initial_score,
+            trust.decay_rate
+        ),
+        (0.4, 0.8, 0.2, 0.02)
+    );
+    assert_eq!((trust.incident_penalty, trust.history_limit), (0.5, 500));
+    assert_eq!(
+        trust.store_path.as_deref(),
+        Some(dir.path().join("state/trust.json").as_path())
+    );
+
+    let mut nightly_drop = IndexMap::new();
+    nightly_drop.insert(
+        "condition".to_owned(),
+        Value::from("matches_pattern:drop_table"),
+    );
+    nightly_drop.insert("action".to_owned(), Value::from("block"));
+    nightly_drop.insert("required_approvers".to_owned(), Value::Int(2));
+    nightly_drop.insert(
+        "notify_roles".to_owned(),
+        Value::from(vec!["dba", "security"]),
+    );
+    nightly_drop.insert(
+        "description".to_owned(),
+        Value::from("Dropping tables needs a human"),
+    );
+    let mut etl_rules = IndexMap::new();
+    etl_rules.insert("pii_export".to_owned(), EscalationSetting::Approvers(3));
+    etl_rules.insert(
+        "nightly_drop".to_owned(),
+        EscalationSetting::Rule(nightly_drop),
+    );
+    assert_eq!(
+        p.domains,
+        [
+            DomainSelection {
+                name: "devops".into(),
+                escalation_rules: IndexMap::new()
+            },
+            DomainSelection {
+                name: "etl".into(),
+                escalation_rules: etl_rules
+            },
+        ]
+    );
+    assert!(p.domain_strict);
+    assert!(p.warnings.is_empty());
+
+    assert_eq!(p.audit.path, dir.path().join("logs/audit.jsonl"));
+    assert_eq!(p.audit.tenant_id, "acme");
+    assert_eq!(p.audit.hmac_key.as_deref(), Some("s3cret"));
+}
+
+#[test]
+fn yaml_and_toml_files_give_equal_policies() {
+    let dir = Dir::new();
+    let mut yaml = dir.load("attesta.yaml", FULL_YAML);
+    let mut toml = dir.load("attesta.toml", FULL_TOML);
+    assert_ne!(
+        yaml,
+        Policy::default(),
+        "the comparison must not be vacuous"
+    );
+    // TOML tables do not keep file order on their own; the loader restores it.
+    let rule_names =
+        |p: &Policy| -> Vec<String> { p.domains[1].escalation_rules.keys().cloned().collect() };
+    assert_eq!(rule_names(&toml), ["pii_export", "nightly_drop"]);
+    let override_names: Vec<&String> = toml.risk_overrides.keys().collect();
+    assert_eq!(override_names, ["deploy_prod", "Service.read"]);
+    let EscalationSetting::Rule(rule) = &toml.domains[1].escalation_rules["nightly_drop"] else {
+        panic!("nightly_drop is a full rule");
+    };
+    let rule_keys: Vec<&String> = rule.keys().collect();
+    assert_eq!(
+        rule_keys,
+        [
+            "condition",
+            "action",
+            "required_approvers",
+            "notify_roles",
+            "description"
+        ]
+    );
+
+    // Only the file name differs.
+    yaml.source = None;
+    toml.source = None;
+    assert_eq!(yaml, toml);
+}
+
+#[test]
+fn the_issue_domains_shorthand_loads() {
+    let dir = Dir::new();
+    let text = "\
+domain_strict: false
+domains:
+  - healthcare:
+      escalation_rules:
+        phi_access: 3
+  - infrastructure:
+      escalation_rules:
+        production_deploy: 2
+        database_drop: 4
+";
+    let p = dir.load("attesta.yaml", text);
+    let rules = |pairs: &[(&str, u32)]| -> IndexMap<String, EscalationSetting> {
+        pairs
+            .iter()
+            .map(|(k, n)| ((*k).to_owned(), EscalationSetting::Approvers(*n)))
+            .collect()
+    };
+    assert_eq!(
+        p.domains,
+        [
+            DomainSelection {
+                name: "healthcare".into(),
+                escalation_rules: rules(&[("phi_access", 3)])
+            },
+            DomainSelection {
+                name: "infrastructure".into(),
+                escalation_rules: rules(&[("production_deploy", 2), ("database_drop", 4)]),
+            },
+        ]
+    );
+    // Neither is a built-in preset: with domain_strict false each is a
+    // warning naming the file, the line and the entry.
+    let file = dir.path().join("attesta.yaml");
+    assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    assert!(p.warnings[0].starts_with(&format!("{}:3:5: domains[0].healthcare: ", file.display())));
+    assert!(
+        p.warnings[0].contains("not a known domain profile"),
+        "{}",
+        p.warnings[0]
+    );
+    assert!(p.warnings[1].starts_with(&format!(
+        "{}:6:5: domains[1].infrastructure: ",
+        file.display()
+    )));
+}
+
+#[test]
+fn unknown_domains_are_errors_when_strict() {
+    let dir = Dir::new();
+    let text = "domains:\n  - healthcare:\n      escalation_rules:\n        phi_access: 3\n";
+    let message = dir.invalid("attesta.yaml", text, 2, "domains[0].healthcare");
+    assert!(
+        message.contains("'healthcare' is not a known domain profile"),
+        "{message}"
+    );
+    assert!(
+        message.contains("devops (alias ops) and data-pipeline"),
+        "lists the known names: {message}"
+    );
+    assert!(message.contains("domain_strict: false"), "{message}");
+    let message = dir.invalid("attesta.toml", "domain = \"healthcare\"\n", 1, "domain");
+    assert!(message.contains("not a known domain profile"), "{message}");
+}
+
+#[test]
+fn domain_takes_a_name_or_a_list_and_comes_before_domains() {
+    let dir = Dir::new();
+    let names = |p: &Policy| p.domains.iter().map(|d| d.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&dir.load("attesta.yaml", "domain: devops\n")),
+        ["devops"]
+    );
+    assert_eq!(
+        names(&dir.load("attesta.yml", "domain: [devops, etl]\n")),
+        ["devops", "etl"]
+    );
+    assert_eq!(
+        names(&dir.load("attesta.toml", "domains = [\"etl\"]\ndomain = [\"ops\"]\n")),
+        ["ops", "etl"]
+    );
+    let p = dir.load("attesta.yaml", "domain: [devops]\n");
+    assert!(p.domains[0].escalation_rules.is_empty());
+}
+
+#[test]
+fn a_domain_listed_twice_is_an_error_even_through_an_alias() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "domain: devops\ndomains:\n  - ops\n",
+        3,
+        "domains[0]",
+    );
+    assert!(
+        message.contains("'ops' names the same profile as 'devops', listed at line 1"),
+        "{message}"
+    );
+    dir.invalid("attesta.yaml", "domain: [etl, ETL]\n", 1, "domain[1]");
+}
+
+#[test]
+fn escalation_rules_are_validated() {
+    let dir = Dir::new();
+    let rules = |body: &str| format!("domains:\n  - devops:\n      escalation_rules:\n{body}");
+    dir.invalid(
+        "attesta.yaml",
+        &rules("        r: 0\n"),
+        4,
+        "domains[0].devops.escalation_rules.r",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        &rules("        r: 2.5\n"),
+        4,
+        "domains[0].devops.escalation_rules.r",
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        &rules("        r:\n          action: block\n          when: always\n"),
+        6,
+        "domains[0].devops.escalation_rules.r.when",
+    );
+    assert!(message.contains("unknown key 'when'"), "{message}");
+    let message = dir.invalid(
+        "attesta.yaml",
+        &rules("        r:\n          action: nuke\n"),
+        5,
+        "domains[0].devops.escalation_rules.r.action",
+    );
+    assert!(
+        message.contains("require_multi_party, notify_compliance, block"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        &rules("        r:\n          condition: bulk_student_export\n"),
+        5,
+        "domains[0].devops.escalation_rules.r.condition",
+    );
+    assert!(message.contains("would never fire"), "{message}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_suggestion() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  fail_mod: deny\n",
+        2,
+        "policy.fail_mod",
+    );
+    assert!(
+        message.contains("unknown key 'fail_mod'; did you mean 'fail_mode'?"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.toml",
+        "[trust]\nstorage_path = \"x\"\n",
+        2,
+        "trust.storage_path",
+    );
+    assert!(message.contains("trust.store"), "{message}");
+    dir.invalid("attesta.yaml", "colour: blue\n", 1, "colour");
+    dir.invalid(
+        "attesta.yaml",
+        "audit:\n  format: jsonl\n",
+        2,
+        "audit.format",
+    );
+}
+
+#[test]
+fn wrong_types_are_errors() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  timeout_seconds: '300'\n",
+        2,
+        "policy.timeout_seconds",
+    );
+    assert!(
+        message.contains("write the number without quotes"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  allow_hint_override: yes\n",
+        2,
+        "policy.allow_hint_override",
+    );
+    assert!(message.contains("write true or false"), "{message}");
+    let message = dir.invalid("attesta.toml", "trust = 3\n", 1, "trust");
+    assert!(message.contains("expected a mapping"), "{message}");
+    dir.invalid("attesta.yaml", "domain_strict: 1\n", 1, "domain_strict");
+    dir.invalid(
+        "attesta.yaml",
+        "risk:\n  amplifiers: {pattern: x}\n",
+        2,
+        "risk.amplifiers",
+    );
+    dir.invalid(
+        "attesta.toml",
+        "[policy]\ndefault_environment = 2024-01-01\n",
+        2,
+        "policy.default_environment",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  default_environment: '  '\n",
+        2,
+        "policy.default_environment",
+    );
+}
+
+#[test]
+fn out_of_range_values_are_errors() {
+    let dir = Dir::new();
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "policy:\n  timeout_seconds: 0\n",
+            2,
+            "policy.timeout_seconds",
+        ),
+        (
+            "policy:\n  timeout_seconds: 86401\n",
+            2,
+            "policy.timeout_seconds",
+        ),
+        (
+            "policy:\n  timeout_seconds: .nan\n",
+            2,
+            "policy.timeout_seconds",
+        ),
+        (
+            "policy:\n  minimum_review_seconds:\n    high: -1\n",
+            3,
+            "policy.minimum_review_seconds.high",
+        ),
+        (
+            "policy:\n  min_review_seconds:\n    quiz: .inf\n",
+            3,
+            "policy.min_review_seconds.quiz",
+        ),
+        (
+            "policy:\n  multi_party:\n    required_approvers: 1\n",
+            3,
+            "policy.multi_party.required_approvers",
+        ),
+        (
+            "policy:\n  multi_party:\n    required_approvers: 17\n",
+            3,
+            "policy.multi_party.required_approvers",
+        ),
+        (
+            "policy:\n  require_multi_party:\n    critical: 0\n",
+            3,
+            "policy.require_multi_party.critical",
+        ),
+        ("trust:\n  influence: 1.5\n", 2, "trust.influence"),
+        ("trust:\n  decay_rate: -0.1\n", 2, "trust.decay_rate"),
+        ("trust:\n  history_limit: 0\n", 2, "trust.history_limit"),
+        ("trust:\n  initial_score: 0.95\n", 2, "trust.initial_score"),
+        (
+            "risk:\n  amplifiers:\n    - pattern: x\n      boost: -0.2\n",
+            4,
+            "risk.amplifiers[0].boost",
+        ),
+    ];
+    for (text, line, key) in cases {
+        let message = dir.invalid("attesta.yaml", text, *line, key);
+        assert!(
+            message.contains("out of range")
+                || message.contains("finite")
+                || message.contains("above ceiling"),
+            "{message}"
+        );
+    }
+    let message = dir.invalid(
+        "attesta.toml",
+        "[policy]\ntimeout_seconds = -5\n",
+        2,
+        "policy.timeout_seconds",
+    );
+    assert!(
+        message.contains("greater than 0 and at most 86400"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_levels_challenges_and_modes_are_errors() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  challenge_map:\n    urgent: quiz\n",
+        3,
+        "policy.challenge_map.urgent",
+    );
+    assert!(
+        message.contains("'urgent' is not a risk level; use low, medium, high or critical"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  challenge_map:\n    high: totp\n",
+        3,
+        "policy.challenge_map.high",
+    );
+    assert!(
+        message.contains("'totp' is not a challenge type"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  fail_mode: sometimes\n",
+        2,
+        "policy.fail_mode",
+    );
+    assert!(
+        message.ends_with("'sometimes' is not a fail mode; use deny, allow or escalate"),
+        "{message}"
+    );
+    dir.invalid(
+        "attesta.toml",
+        "[policy]\nmode = \"paranoid\"\n",
+        2,
+        "policy.mode",
+    );
+    dir.invalid(
+        "attesta.toml",
+        "[policy]\nrubber_stamp = \"warn\"\n",
+        2,
+        "policy.rubber_stamp",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "risk:\n  overrides:\n    deploy: severe\n",
+        3,
+        "risk.overrides.deploy",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  min_review_seconds:\n    totp: 3\n",
+        3,
+        "policy.min_review_seconds.totp",
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "audit:\n  backend: trailproof\n",
+        2,
+        "audit.backend",
+    );
+    assert!(
+        message.contains("not supported by this implementation; remove the key"),
+        "{message}"
+    );
+}
+
+#[test]
+fn fail_mode_and_mode_tokens_are_trimmed_and_case_insensitive() {
+    let dir = Dir::new();
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  fail_mode: ' ALLOW '\n  mode: Audit-Only\n",
+    );
+    assert_eq!(p.fail_mode, FailMode::Allow);
+    assert_eq!(p.mode, GateMode::AuditOnly);
+}
+
+#[test]
+fn duplicate_keys_are_errors_in_both_formats() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  fail_mode: deny\n  fail_mode: allow\n",
+        3,
+        "policy.fail_mode",
+    );
+    assert!(
+        message.contains("given twice (first at line 2)"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.toml",
+        "[policy]\nfail_mode = \"deny\"\nfail_mode = \"allow\"\n",
+        3,
+        "policy.fail_mode",
+    );
+    assert!(
+        message.contains("given twice (first at line 2)"),
+        "{message}"
+    );
+    // Level keys differ only in case: still the same level.
+    dir.invalid(
+        "attesta.yaml",
+        "challenge_map:\n  HIGH: quiz\n  high: confirm\n",
+        3,
+        "challenge_map.high",
+    );
+    // Two spellings of one setting.
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  challenge_map: {high: quiz}\n  challenges: {low: confirm}\n",
+        3,
+        "policy.challenges",
+    );
+    assert!(
+        message.contains("policy.challenge_map (line 2) already sets this"),
+        "{message}"
+    );
+}
+
+#[test]
+fn critical_auto_approve_needs_the_explicit_opt_in() {
+    let dir = Dir::new();
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  challenge_map:\n    critical: auto_approve\n",
+        3,
+        "policy.challenge_map.critical",
+    );
+    assert!(
+        message.contains("policy.allow_critical_auto_approve: true"),
+        "{message}"
+    );
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  allow_critical_auto_approve: true\n  challenge_map:\n    critical: auto-approve\n",
+    );
+    assert_eq!(
+        p.challenge_for(RiskLevel::Critical),
+        ChallengeType::AutoApprove
+    );
+    assert!(p.allow_critical_auto_approve);
+}
+
+#[test]
+fn partial_challenge_maps_keep_the_other_defaults() {
+    let dir = Dir::new();
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  challenge_map:\n    HIGH: teach-back\n",
+    );
+    assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::AutoApprove);
+    assert_eq!(p.challenge_for(RiskLevel::Medium), ChallengeType::Confirm);
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(
+        p.challenge_for(RiskLevel::Critical),
+        ChallengeType::MultiParty
+    );
+}
+
+#[test]
+fn require_multi_party_follows_the_reference_without_its_silent_downgrade() {
+    let dir = Dir::new();
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  require_multi_party:\n    critical: 3\n",
+    );
+    assert_eq!(
+        (p.required_approvers, p.challenge_for(RiskLevel::Critical)),
+        (3, ChallengeType::MultiParty)
+    );
+
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  require_multi_party:\n    critical: 1\n",
+    );
+    assert_eq!(
+        p.challenge_for(RiskLevel::Critical),
+        ChallengeType::TeachBack
+    );
+    let p = dir.load(
+        "attesta.yaml",
+        "policy:\n  require_multi_party:\n    critical: 1\n  challenge_map:\n    critical: quiz\n",
+    );
+    assert_eq!(
+        p.challenge_for(RiskLevel::Critical),
+        ChallengeType::Quiz,
+        "an explicit map wins"
+    );
+
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  require_multi_party:\n    high: 2\n",
+        3,
+        "policy.require_multi_party.high",
+    );
+    assert!(
+        message.contains("policy.challenge_map.high: multi_party"),
+        "{message}"
+    );
+
+    let p = dir.load(
+        "attesta.toml",
+        "[policy.multi_party]\nrequired_approvers = 4\n",
+    );
+    assert_eq!(p.required_approvers, 4);
+    let message = dir.invalid(
+        "attesta.yaml",
+        "policy:\n  require_multi_party: {critical: 3}\n  multi_party: {required_approvers: 2}\n",
+        3,
+        "policy.multi_party.required_approvers",
+    );
+    assert!(
+        message.contains(
+            "asks for 2 approvers but policy.require_multi_party.critical (line 2) asks for 3"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn legacy_flat_keys_load_and_may_not_repeat_a_policy_key() {
+    let dir = Dir::new();
+    let text = "\
+min_review_seconds: 7
+challenge_map:
+  high: teach_back
+fail_mode: allow
+timeout_seconds: 42.5
+allow_hint_override: true
+default_environment: production
+";
+    let p = dir.load("attesta.yaml", text);
+    let per_level: Vec<(RiskLevel, f64)> = p
+        .minimum_review_seconds
+        .iter()
+        .map(|(l, s)| (*l, *s))
+        .collect();
+    assert_eq!(
+        per_level,
+        [
+            (RiskLevel::Medium, 7.0),
+            (RiskLevel::High, 7.0),
+            (RiskLevel::Critical, 7.0)
+        ]
+    );
+    assert_eq!(
+        p.min_review_for(RiskLevel::Low, ChallengeType::Confirm),
+        Duration::from_secs(3),
+        "low is untouched"
+    );
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::AutoApprove);
+    assert_eq!(p.fail_mode, FailMode::Allow);
+    assert_eq!(p.timeout, Duration::from_secs_f64(42.5));
+    assert!(p.allow_hint_override);
+    assert_eq!(p.default_environment.as_deref(), Some("production"));
+
+    let p = dir.load("attesta.yaml", "challenges:\n  low: confirm\n");
+    assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::Confirm);
+
+    let message = dir.invalid(
+        "attesta.yaml",
+        "fail_mode: allow\npolicy:\n  fail_mode: deny\n",
+        3,
+        "policy.fail_mode",
+    );
+    assert!(
+        message.contains("fail_mode (line 1) already sets this"),
+        "{message}"
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  minimum_review_seconds: {high: 3}\nmin_review_seconds: 5\n",
+        3,
+        "min_review_seconds",
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "min_review_seconds: {confirm: 3}\n",
+        1,
+        "min_review_seconds",
+    );
+    assert!(message.contains("policy.min_review_seconds"), "{message}");
+}
+
+#[test]
+fn trust_is_on_when_the_section_is_present() {
+    let dir = Dir::new();
+    assert_eq!(dir.load("attesta.yaml", "policy: {}\n").trust, None);
+    let trust = dir
+        .load("attesta.yaml", "trust: {}\n")
+        .trust
+        .expect("enabled by presence");
+    assert_eq!(trust.influence, 0.3);
+    assert_eq!(
+        trust.store_path,
+        Some(dir.path().join(".attesta/trust.json"))
+    );
+    assert_eq!(
+        dir.load("attesta.toml", "[trust]\nenabled = false\nceiling = 0.5\n")
+            .trust,
+        None
+    );
+    // Even a disabled section is checked.
+    dir.invalid(
+        "attesta.yaml",
+        "trust:\n  enabled: false\n  ceiling: 2\n",
+        3,
+        "trust.ceiling",
+    );
+}
+
+#[test]
+fn relative_paths_resolve_against_the_file_directory() {
+    let dir = Dir::new();
+    let absolute = dir.path().join("elsewhere/trust.json");
+    let text = format!(
+        "audit:\n  path: logs/audit.jsonl\ntrust:\n  store: '{}'\n",
+        absolute.display()
+    );
+    let p = dir.load("conf/attesta.yaml", &text);
+    assert_eq!(p.audit.path, dir.path().join("conf/logs/audit.jsonl"));
+    assert_eq!(p.trust.expect("trust on").store_path, Some(absolute));
+
+    let p = dir.load("conf/attesta.toml", "[trust]\n");
+    assert_eq!(
+        p.trust.expect("trust on").store_path,
+        Some(dir.path().join("conf/.attesta/trust.json"))
+    );
+}
+
+#[test]
+fn amplifier_patterns_must_compile() {
+    let dir = Dir::new();
+    let text = "risk:\n  amplifiers:\n    - pattern: '(?<=prod)_deploy'\n      boost: 0.2\n";
+    let message = dir.invalid("attesta.yaml", text, 3, "risk.amplifiers[0].pattern");
+    // The regex crate's own explanation, and the note about what it lacks.
+    assert!(
+        message.contains("look-around, including look-ahead and look-behind, is not supported"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no look-around or back-references"),
+        "{message}"
+    );
+    let message = dir.invalid(
+        "attesta.yaml",
+        "risk:\n  amplifiers:\n    - pattern: deploy\n",
+        3,
+        "risk.amplifiers[0]",
+    );
+    assert!(message.contains("has no boost"), "{message}");
+}
+
+#[test]
+fn empty_files_give_the_default_policy() {
+    let dir = Dir::new();
+    for (name, text) in [
+        ("a.yaml", ""),
+        ("b.yml", "# nothing yet\n"),
+        ("c.yaml", "{}\n"),
+        ("d.toml", ""),
+    ] {
+        let p = dir.load(name, text);
+        let expected = Policy {
+            source: Some(dir.path().join(name)),
+            ..Policy::default()
+        };
+        assert_eq!(p, expected, "{name}");
+    }
+}
+
+#[test]
+fn a_document_that_is_not_a_mapping_is_an_error() {
+    let dir = Dir::new();
+    let error = dir.error("attesta.yaml", "- policy\n- risk\n");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}:1:1: the file must be a mapping",
+            dir.path().join("attesta.yaml").display()
+        )),
+        "{message}"
+    );
+    assert_eq!(
+        error.location(),
+        Some(SourceLocation { line: 1, column: 1 })
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_file_and_position() {
+    let dir = Dir::new();
+    let error = dir.error(
+        "attesta.yaml",
+        "policy:\n  fail_mode: deny\n   mode: shadow\n",
+    );
+    let PolicyError::Syntax {
+        location: Some(at), ..
+    } = &error
+    else {
+        panic!("expected a syntax error with a position, got {error:?}");
+    };
+    assert_eq!(at.line, 3);
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:3:", dir.path().join("attesta.yaml").display()))
+    );
+    let error = dir.error("attesta.toml", "[policy\nfail_mode = \"deny\"\n");
+    assert!(
+        matches!(
+            error,
+            PolicyError::Syntax {
+                location: Some(SourceLocation { line: 1, .. }),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_billion_laughs_file_is_rejected_quickly() {
+    let dir = Dir::new();
+    let mut text = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+    {
+        let refs = vec![format!("*{prev}"); 9].join(", ");
+        writeln!(text, "{name}: &{name} [{refs}]").expect("writing to a String");
+    }
+    let started = Instant::now();
+    let error = dir.error("attesta.yaml", &text);
+    let elapsed = started.elapsed();
+    assert!(matches!(error, PolicyError::Syntax { .. }), "{error:?}");
+    assert!(error.to_string().contains("anchors and aliases"), "{error}");
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}
+
+#[test]
+fn files_are_refused_by_name_before_they_are_read() {
+    let dir = Dir::new();
+    let error = dir.error("attesta.json", "{}");
+    assert!(matches!(error, PolicyError::UnsupportedExtension { .. }));
+    assert!(
+        error.to_string().contains(".yaml, .yml or .toml"),
+        "{error}"
+    );
+    let missing = dir.path().join("attesta.yaml");
+    let error = Policy::from_file(&missing).expect_err("missing file");
+    assert!(matches!(&error, PolicyError::Io { path, .. } if *path == missing));
+    assert!(
+        error
+            .to_string()
+            .starts_with(&missing.display().to_string()),
+        "{error}"
+    );
+    let p = dir.load("ATTESTA.YML", "policy: {fail_mode: escalate}\n");
+    assert_eq!(p.fail_mode, FailMode::Escalate);
+}
+
+/// The complete example in `docs/configuration.md` must load, so the
+/// documentation cannot drift from the loader.
+#[test]
+fn the_documented_complete_example_loads() {
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/configuration.md is readable");
+    let block = doc
+        .split("<!-- complete-example:begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- complete-example:end -->").next())
+        .expect("the doc marks its complete example");
+    let yaml = block
+        .trim()
+        .strip_prefix("```yaml")
+        .and_then(|b| b.strip_suffix("```"))
+        .expect("the complete example is one yaml code block");
+
+    let dir = Dir::new();
+    let p = dir.load("attesta.yaml", yaml);
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(p.required_approvers, 3);
+    assert_eq!(p.timeout, Duration::from_mins(10));
+    assert_eq!(p.risk_amplifiers.len(), 2);
+    assert_eq!(
+        p.trust.expect("trust on").store_path,
+        Some(dir.path().join(".attesta/trust.json"))
+    );
+    let names: Vec<&str> = p.domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["devops", "data-pipeline"]);
+    assert_eq!(p.audit.path, dir.path().join(".attesta/audit.jsonl"));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    // The TOML fragments that follow it load too.
+    let toml = doc
+        .split("```toml")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the doc has a toml block");
+    let p = dir.load("attesta.toml", toml);
+    assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
+    assert_eq!(p.domains[1].escalation_rules.len(), 2);
+}
