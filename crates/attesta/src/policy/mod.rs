@@ -85,7 +85,7 @@ pub enum RubberStampMode {
 }
 
 /// Audit trail settings (`audit:` section).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct AuditSettings {
     /// Where the JSONL log lives (default `.attesta/audit.jsonl`).
     pub path: PathBuf,
@@ -93,6 +93,17 @@ pub struct AuditSettings {
     pub tenant_id: String,
     /// Optional key for keyed hashing, as in the reference's `hmac_key`.
     pub hmac_key: Option<String>,
+}
+
+// Hand-written so the HMAC key never reaches logs or error output.
+impl std::fmt::Debug for AuditSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSettings")
+            .field("path", &self.path)
+            .field("tenant_id", &self.tenant_id)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Default for AuditSettings {
@@ -348,6 +359,17 @@ impl PartialEq for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_redacts_the_hmac_key() {
+        let settings = AuditSettings {
+            hmac_key: Some("s3cret-key".into()),
+            ..AuditSettings::default()
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
 
     #[test]
     fn defaults_match_the_documented_policy() {
