@@ -1,51 +1,28 @@
-//! [`ConfirmChallenge`]: an explicit "yes" after looking at the action.
+//! [`Confirm`]: an explicit "yes" after looking at the action.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Challenge, ChallengeResult, ChallengeType, Unanswered};
-use crate::channel::{Channel, ChannelError, Prompt, Question, sanitize_for_display};
+use super::ChallengeType;
+use super::interrogation::{Interrogation, Judgement, Prepared, base_prompt};
+use crate::channel::{Question, QuestionKind, Response};
 use crate::context::ActionContext;
 use crate::risk::RiskAssessment;
+use crate::value::ValueMap;
 
-/// Asks one human to approve the action with an explicit `yes`. Anything else
-/// (empty, `no`, `sure`, end of input) denies.
+/// Asks one human to approve the action with an explicit `yes` (or `y`).
+/// Anything else (empty, `no`, `sure`, end of input) denies.
 #[derive(Debug, Clone)]
-pub struct ConfirmChallenge {
-    channel: Arc<dyn Channel>,
+pub struct Confirm {
     min_review: Duration,
 }
 
-impl ConfirmChallenge {
-    /// A confirmation asked over `channel`, suggesting `min_review` of reading
-    /// time (the gate checks it and records whether it was met).
-    pub fn new(channel: Arc<dyn Channel>, min_review: Duration) -> Self {
-        Self {
-            channel,
-            min_review,
-        }
-    }
-
-    /// The prompt this challenge shows for an action.
-    pub fn prompt(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Prompt {
-        Prompt {
-            challenge_type: ChallengeType::Confirm,
-            action: sanitize_for_display(&ctx.description()),
-            risk_level: risk.level,
-            risk_score: risk.score,
-            instructions:
-                "Read the action above. Type 'yes' to let it run; anything else stops it."
-                    .to_owned(),
-            questions: vec![Question {
-                id: "approve".to_owned(),
-                text: "Approve this action?".to_owned(),
-                options: vec!["yes".to_owned(), "no".to_owned()],
-            }],
-            min_words: None,
-            min_review: self.min_review,
-        }
+impl Confirm {
+    /// A confirmation suggesting `min_review` of reading time (the gate
+    /// checks it and records whether it was met).
+    pub fn new(min_review: Duration) -> Self {
+        Self { min_review }
     }
 }
 
@@ -55,57 +32,55 @@ fn is_explicit_yes(answer: &str) -> bool {
 }
 
 #[async_trait]
-impl Challenge for ConfirmChallenge {
+impl Interrogation for Confirm {
     fn challenge_type(&self) -> ChallengeType {
         ChallengeType::Confirm
     }
 
-    async fn present(&self, ctx: &ActionContext, risk: &RiskAssessment) -> ChallengeResult {
-        let prompt = self.prompt(ctx, risk);
-        let response = match self.channel.ask(&prompt).await {
-            Ok(response) => response,
-            Err(err) => return unanswered_from(ChallengeType::Confirm, self.channel.name(), &err),
-        };
+    fn min_review(&self) -> Duration {
+        self.min_review
+    }
+
+    fn prepare(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Prepared {
+        let mut prompt = base_prompt(
+            ChallengeType::Confirm,
+            ctx,
+            risk,
+            "Read the action above. Type 'yes' to let it run; anything else stops it.",
+            self.min_review,
+        );
+        prompt.questions.push(Question {
+            id: "approve".to_owned(),
+            text: "Approve this action?".to_owned(),
+            kind: QuestionKind::Choice,
+            options: vec!["yes".to_owned(), "no".to_owned()],
+        });
+        Prepared {
+            prompt,
+            key: ValueMap::new(),
+        }
+    }
+
+    async fn judge(
+        &self,
+        _ctx: &ActionContext,
+        _prepared: &Prepared,
+        response: &Response,
+    ) -> Judgement {
         let answer = response.answers.first().map_or("", String::as_str);
         let passed = is_explicit_yes(answer);
-        let mut result = ChallengeResult::new(ChallengeType::Confirm, passed);
-        result.responder.clone_from(&response.principal.id);
-        result.response_time_seconds = response.review_time.as_secs_f64();
-        result.questions_asked = 1;
-        result.questions_correct = u32::from(passed);
-        result
-            .details
-            .insert("verified_by".into(), response.principal.verified_by.into());
-        if !passed {
-            result
-                .details
-                .insert("reason".into(), "the approver did not answer 'yes'".into());
-        }
-        result
+        Judgement::single(passed, Some("the approver did not answer 'yes'".to_owned()))
     }
-}
-
-/// Turns a channel error into a failed, unanswered result.
-pub(crate) fn unanswered_from(
-    challenge_type: ChallengeType,
-    channel: &str,
-    err: &ChannelError,
-) -> ChallengeResult {
-    let why = match err {
-        ChannelError::Unavailable(_) => Unanswered::NoChannel,
-        ChannelError::Cancelled => Unanswered::Cancelled,
-        ChannelError::Failed(_) => Unanswered::ChannelError,
-    };
-    ChallengeResult::unanswered(challenge_type, why, format!("{channel} channel: {err}"))
-        .with_detail("channel", channel)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::challenge::{Challenge, ChallengeResult, ChannelChallenge, Unanswered};
     use crate::channel::{ScriptedAnswer, ScriptedChannel};
-    use crate::risk::FixedRiskScorer;
-    use crate::risk::RiskScorer;
+    use crate::risk::{FixedRiskScorer, RiskScorer};
 
     fn risk() -> RiskAssessment {
         FixedRiskScorer::new(0.45)
@@ -117,7 +92,7 @@ mod tests {
         let channel = Arc::new(ScriptedChannel::new([
             ScriptedAnswer::answers([answer]).by("alice")
         ]));
-        ConfirmChallenge::new(channel, Duration::from_secs(3))
+        ChannelChallenge::new(Arc::new(Confirm::new(Duration::from_secs(3))), channel)
             .present(&ActionContext::new("deploy"), &risk())
             .await
     }
@@ -126,7 +101,7 @@ mod tests {
     async fn only_explicit_yes_passes() {
         assert!(run("yes").await.passed);
         assert!(run(" Y ").await.passed);
-        for answer in ["", "no", "sure", "yes please", "ok"] {
+        for answer in ["", "  ", "no", "sure", "yes please", "ok", "B"] {
             let r = run(answer).await;
             assert!(!r.passed, "{answer:?} must not approve");
             assert!(r.reason().is_some());
@@ -137,10 +112,22 @@ mod tests {
     #[tokio::test]
     async fn channel_failure_is_an_unanswered_result() {
         let channel = Arc::new(ScriptedChannel::new([]));
-        let r = ConfirmChallenge::new(channel, Duration::ZERO)
+        let r = ChannelChallenge::new(Arc::new(Confirm::new(Duration::ZERO)), channel)
             .present(&ActionContext::new("deploy"), &risk())
             .await;
         assert!(!r.passed);
         assert_eq!(r.unanswered, Some(Unanswered::NoChannel));
+    }
+
+    #[tokio::test]
+    async fn a_response_without_answers_fails() {
+        let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers(
+            Vec::<String>::new(),
+        )]));
+        let r = ChannelChallenge::new(Arc::new(Confirm::new(Duration::ZERO)), channel)
+            .present(&ActionContext::new("deploy"), &risk())
+            .await;
+        assert!(!r.passed);
+        assert_eq!(r.reason(), Some("0 of 1 questions were answered"));
     }
 }

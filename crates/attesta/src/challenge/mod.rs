@@ -7,8 +7,13 @@
 //! human got it wrong, returns a result with `passed: false` and says why.
 
 mod confirm;
+mod interrogation;
 
-pub use confirm::ConfirmChallenge;
+pub use confirm::Confirm;
+pub use interrogation::{
+    ChannelChallenge, Interrogation, Judgement, Prepared, base_prompt, missing_answers,
+    result_from, unanswered_from,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -20,6 +20,18 @@ use serde::{Deserialize, Serialize};
 use crate::challenge::ChallengeType;
 use crate::risk::RiskLevel;
 
+/// How a question is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// Pick one of `options` (by letter or by value).
+    Choice,
+    /// A short free-text answer (a file name, a number).
+    FreeText,
+    /// A free-text explanation in the human's own words.
+    Explanation,
+}
+
 /// One question of a prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Question {
@@ -27,8 +39,67 @@ pub struct Question {
     pub id: String,
     /// The question text (already sanitised for display).
     pub text: String,
-    /// Allowed answers; empty for free text.
+    /// How it is answered.
+    pub kind: QuestionKind,
+    /// Allowed answers for [`QuestionKind::Choice`]; empty otherwise.
     pub options: Vec<String>,
+}
+
+/// What a human needs to see about the action, sanitised for display
+/// (control, ANSI and bidi characters removed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSummary {
+    /// The function or tool name.
+    pub function_name: String,
+    /// The whole call, `name(args, key=value)`.
+    pub call: String,
+    /// The function's documentation, if any.
+    pub doc: Option<String>,
+    /// The environment the action runs in.
+    pub environment: String,
+    /// The requesting agent, if known.
+    pub agent_id: Option<String>,
+    /// One line per risk factor that contributed (`arguments: shell command 'rm -rf'`).
+    pub risk_factors: Vec<String>,
+}
+
+impl ActionSummary {
+    /// Builds the summary for an action and its assessed risk.
+    pub fn new(ctx: &crate::ActionContext, risk: &crate::RiskAssessment) -> Self {
+        let risk_factors = risk
+            .factors
+            .iter()
+            .filter(|f| f.contribution != 0.0)
+            .map(|f| match &f.evidence {
+                Some(evidence) => sanitize_for_display(&format!("{}: {evidence}", f.name)),
+                None => sanitize_for_display(&format!("{}: {}", f.name, f.description)),
+            })
+            .collect();
+        Self {
+            function_name: sanitize_for_display(&ctx.function_name),
+            call: sanitize_for_display(&ctx.description()),
+            doc: ctx
+                .function_doc
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(sanitize_for_display),
+            environment: sanitize_for_display(&ctx.environment),
+            agent_id: ctx.agent_id.as_deref().map(sanitize_for_display),
+            risk_factors,
+        }
+    }
+}
+
+/// Which approver a multi-party prompt is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproverSlot {
+    /// 1-based position of this approver.
+    pub index: u32,
+    /// How many approvers are needed in all.
+    pub of: u32,
+    /// Principal ids that may not answer this slot (earlier approvers and
+    /// the requesting agent).
+    pub excluded: Vec<String>,
 }
 
 /// Everything a channel needs to ask a human about one action.
@@ -39,20 +110,22 @@ pub struct Question {
 pub struct Prompt {
     /// Which challenge is asking.
     pub challenge_type: ChallengeType,
-    /// One-line summary of the action, sanitised for display.
-    pub action: String,
+    /// The action, sanitised for display.
+    pub action: ActionSummary,
     /// The action's risk level.
     pub risk_level: RiskLevel,
     /// The action's risk score.
     pub risk_score: f64,
     /// What the human is asked to do.
     pub instructions: String,
-    /// The questions, in order.
+    /// The questions, in order; the response has one answer per question.
     pub questions: Vec<Question>,
-    /// Minimum number of words for free-text answers, if any.
+    /// Minimum number of words for explanations, if any.
     pub min_words: Option<usize>,
     /// How long the human should look at the action before answering.
     pub min_review: Duration,
+    /// For multi-party approval: which approver this prompt is for.
+    pub approver: Option<ApproverSlot>,
 }
 
 /// A human whose identity a channel has established.
@@ -62,6 +135,10 @@ pub struct Principal {
     pub id: String,
     /// How the channel knows it (`os_user`, `totp`, `mcp_client`, `scripted`).
     pub verified_by: String,
+    /// Why this identity is weak, if it is (e.g. several approvers at one
+    /// keyboard proven only by the OS user). Recorded with the approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weakness: Option<String>,
 }
 
 impl Principal {
@@ -70,6 +147,7 @@ impl Principal {
         Self {
             id: id.into(),
             verified_by: verified_by.into(),
+            weakness: None,
         }
     }
 }
@@ -79,9 +157,10 @@ impl Principal {
 pub struct Response {
     /// One answer per question, in order.
     pub answers: Vec<String>,
-    /// Who answered.
+    /// Who answered, as established by the channel.
     pub principal: Principal,
-    /// Time from showing the prompt to receiving the answer.
+    /// Time from showing the prompt to receiving the last answer, measured
+    /// by the channel with its clock.
     pub review_time: Duration,
 }
 

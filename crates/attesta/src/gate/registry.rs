@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::challenge::{Challenge, ChallengeType, ConfirmChallenge};
+use crate::challenge::{Challenge, ChallengeType, ChannelChallenge, Confirm};
 use crate::channel::Channel;
 use crate::policy::Policy;
 use crate::risk::RiskLevel;
@@ -60,9 +60,9 @@ impl ChallengeRegistry {
             );
         };
         match kind {
-            ChallengeType::Confirm => Resolved::Present(Arc::new(ConfirmChallenge::new(
+            ChallengeType::Confirm => Resolved::Present(Arc::new(ChannelChallenge::new(
+                Arc::new(Confirm::new(policy.min_review_for(level, kind))),
                 Arc::clone(channel),
-                policy.min_review_for(level, kind),
             ))),
             other => Resolved::Unavailable(
                 other,
