@@ -1173,3 +1173,90 @@ fn the_documented_complete_example_loads() {
     assert_eq!(p.challenge_for(RiskLevel::High), ChallengeType::TeachBack);
     assert_eq!(p.domains[1].escalation_rules.len(), 2);
 }
+
+#[test]
+fn challenge_settings_and_approvers_load() {
+    let dir = Dir::new();
+    let policy = dir.load(
+        "attesta.yaml",
+        "policy:\n  quiz:\n    questions: 2\n    min_correct: 1\n  teach_back:\n    min_words: 20\n  totp:\n    digits: 8\n    period_seconds: 60\n    drift_steps: 2\n    max_attempts: 5\n    algorithm: SHA256\napprovers:\n  - id: alice\n    totp_secret_env: ALICE_TOTP\n  - id: bob\n    totp_secret_file: secrets/bob.totp\n    os_user: bob\n  - id: carol\n",
+    );
+    assert_eq!(policy.quiz.max_questions, 2);
+    assert_eq!(policy.quiz.min_correct, Some(1));
+    assert_eq!(policy.teach_back.min_words, 20);
+    assert_eq!(policy.totp.digits, 8);
+    assert_eq!(policy.totp.period_seconds, 60);
+    assert_eq!(policy.totp.drift_steps, 2);
+    assert_eq!(policy.totp.max_attempts, 5);
+    assert_eq!(
+        policy.totp.algorithm,
+        attesta::policy::TotpAlgorithm::Sha256
+    );
+    let ids: Vec<&str> = policy.approvers.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["alice", "bob", "carol"]);
+    assert_eq!(
+        policy.approvers[0].totp_secret,
+        Some(attesta::policy::SecretSource::Env("ALICE_TOTP".into()))
+    );
+    assert_eq!(
+        policy.approvers[1].totp_secret,
+        Some(attesta::policy::SecretSource::File(
+            dir.path().join("secrets/bob.totp")
+        ))
+    );
+    assert_eq!(policy.approvers[1].os_user.as_deref(), Some("bob"));
+    assert_eq!(policy.approvers[2].totp_secret, None);
+}
+
+#[test]
+fn challenge_settings_are_validated() {
+    let dir = Dir::new();
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  quiz:\n    questions: 4\n",
+        3,
+        "policy.quiz.questions",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  quiz:\n    questions: 2\n    min_correct: 3\n",
+        4,
+        "policy.quiz.min_correct",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  teach_back:\n    min_words: 1\n",
+        3,
+        "policy.teach_back.min_words",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  totp:\n    digits: 7\n",
+        3,
+        "policy.totp.digits",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "policy:\n  totp:\n    algorithm: md5\n",
+        3,
+        "policy.totp.algorithm",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "approvers:\n  - id: alice\n  - id: alice\n",
+        3,
+        "approvers[1].id",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "approvers:\n  - id: alice\n    totp_secret_env: A\n    totp_secret_file: a.txt\n",
+        4,
+        "approvers[0].totp_secret_file",
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "approvers:\n  - name: alice\n",
+        2,
+        "approvers[0].name",
+    );
+}

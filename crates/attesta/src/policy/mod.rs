@@ -136,6 +136,110 @@ pub enum EscalationSetting {
     Rule(IndexMap<String, Value>),
 }
 
+/// Quiz settings (`policy.quiz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuizSettings {
+    /// Questions to ask, 1 to 3 (default 3); fewer if the action offers
+    /// fewer facts to ask about.
+    pub max_questions: u32,
+    /// Correct answers needed to pass. `None` (the default) means all of
+    /// them for one or two questions, and all but one for three.
+    pub min_correct: Option<u32>,
+}
+
+impl Default for QuizSettings {
+    fn default() -> Self {
+        Self {
+            max_questions: 3,
+            min_correct: None,
+        }
+    }
+}
+
+impl QuizSettings {
+    /// Correct answers needed when `asked` questions were asked.
+    pub fn required_correct(&self, asked: u32) -> u32 {
+        match self.min_correct {
+            Some(n) => n.min(asked).max(1),
+            None if asked >= 3 => asked - 1,
+            None => asked.max(1),
+        }
+    }
+}
+
+/// Teach-back settings (`policy.teach_back`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeachBackSettings {
+    /// Words an explanation needs at least (default 15).
+    pub min_words: u32,
+}
+
+impl Default for TeachBackSettings {
+    fn default() -> Self {
+        Self { min_words: 15 }
+    }
+}
+
+/// Hash function of a TOTP code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TotpAlgorithm {
+    /// HMAC-SHA1 (what authenticator apps use by default).
+    #[default]
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// TOTP settings (`policy.totp`), RFC 6238.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotpSettings {
+    /// Code length: 6 or 8 (default 6).
+    pub digits: u32,
+    /// Seconds per time step (default 30).
+    pub period_seconds: u32,
+    /// Steps of clock drift accepted either side (default 1).
+    pub drift_steps: u32,
+    /// Wrong codes allowed before the challenge fails (default 3).
+    pub max_attempts: u32,
+    /// Hash function (default SHA-1).
+    pub algorithm: TotpAlgorithm,
+}
+
+impl Default for TotpSettings {
+    fn default() -> Self {
+        Self {
+            digits: 6,
+            period_seconds: 30,
+            drift_steps: 1,
+            max_attempts: 3,
+            algorithm: TotpAlgorithm::Sha1,
+        }
+    }
+}
+
+/// Where an approver's TOTP secret (base32) comes from. The secret itself is
+/// never in the policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable holding the base32 secret.
+    Env(String),
+    /// A file holding the base32 secret (must not be readable by others).
+    File(PathBuf),
+}
+
+/// A person allowed to approve at this installation (`approvers:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproverConfig {
+    /// The principal id recorded in the audit trail.
+    pub id: String,
+    /// Proof of identity by TOTP code, if configured.
+    pub totp_secret: Option<SecretSource>,
+    /// The OS account this approver uses, if it must match.
+    pub os_user: Option<String>,
+}
+
 /// Everything the gate needs to know from configuration.
 ///
 /// `Policy::default()` is the built-in policy used when no file exists.
@@ -183,6 +287,14 @@ pub struct Policy {
     pub domain_strict: bool,
     /// Audit trail settings.
     pub audit: AuditSettings,
+    /// Quiz settings.
+    pub quiz: QuizSettings,
+    /// Teach-back settings.
+    pub teach_back: TeachBackSettings,
+    /// TOTP settings.
+    pub totp: TotpSettings,
+    /// People allowed to approve, and how each proves who they are.
+    pub approvers: Vec<ApproverConfig>,
     /// Non-fatal notes from loading (e.g. an unknown domain with
     /// `domain_strict: false`); the CLI prints them.
     pub warnings: Vec<String>,
@@ -209,6 +321,10 @@ impl Default for Policy {
             domains: Vec::new(),
             domain_strict: true,
             audit: AuditSettings::default(),
+            quiz: QuizSettings::default(),
+            teach_back: TeachBackSettings::default(),
+            totp: TotpSettings::default(),
+            approvers: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -328,6 +444,10 @@ impl PartialEq for Policy {
             domains,
             domain_strict,
             audit,
+            quiz,
+            teach_back,
+            totp,
+            approvers,
             warnings,
         } = self;
         *source == other.source
@@ -352,6 +472,10 @@ impl PartialEq for Policy {
             && *domains == other.domains
             && *domain_strict == other.domain_strict
             && *audit == other.audit
+            && *quiz == other.quiz
+            && *teach_back == other.teach_back
+            && *totp == other.totp
+            && *approvers == other.approvers
             && *warnings == other.warnings
     }
 }
@@ -359,6 +483,29 @@ impl PartialEq for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiz_pass_rule_defaults_to_all_or_all_but_one() {
+        let q = QuizSettings::default();
+        assert_eq!(
+            (
+                q.required_correct(1),
+                q.required_correct(2),
+                q.required_correct(3)
+            ),
+            (1, 2, 2)
+        );
+        let q = QuizSettings {
+            min_correct: Some(3),
+            ..q
+        };
+        assert_eq!(q.required_correct(2), 2, "never more than were asked");
+        let q = QuizSettings {
+            min_correct: Some(0),
+            ..q
+        };
+        assert_eq!(q.required_correct(3), 1, "never zero");
+    }
 
     #[test]
     fn debug_output_redacts_the_hmac_key() {

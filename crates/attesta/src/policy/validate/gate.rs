@@ -26,6 +26,9 @@ const POLICY_KEYS: &[&str] = &[
     "allow_hint_override",
     "default_environment",
     "allow_critical_auto_approve",
+    "quiz",
+    "teach_back",
+    "totp",
 ];
 
 /// Longest approval wait a policy may set: a day. Longer is a typo (minutes
@@ -95,6 +98,15 @@ pub(super) fn apply(policy: &mut Policy, top: &Section<'_>) -> Result<(), Proble
     }
     if let Some(f) = one_of(&[get("default_environment"), top.get("default_environment")])? {
         policy.default_environment = Some(f.non_empty_string()?.to_owned());
+    }
+    if let Some(f) = get("quiz") {
+        policy.quiz = super::challenges::quiz(f)?;
+    }
+    if let Some(f) = get("teach_back") {
+        policy.teach_back = super::challenges::teach_back(f)?;
+    }
+    if let Some(f) = get("totp") {
+        policy.totp = super::challenges::totp(f)?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! out-of-range value stops loading with a [`Problem`].
 
 mod audit;
+mod challenges;
 mod domains;
 mod gate;
 mod read;
@@ -28,6 +29,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "domains",
     "domain_strict",
     "audit",
+    "approvers",
     "min_review_seconds",
     "challenge_map",
     "challenges",
@@ -67,6 +69,9 @@ pub(super) fn policy(
         policy.trust = trust::settings(trust, base_dir)?;
     }
     domains::apply(&mut policy, &top, &mut warnings)?;
+    if let Some(approvers) = top.get("approvers") {
+        challenges::approvers(&mut policy, approvers, base_dir)?;
+    }
     if let Some(audit) = top.get("audit") {
         audit::apply(&mut policy.audit, audit, base_dir)?;
     }
