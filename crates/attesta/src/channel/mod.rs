@@ -6,9 +6,11 @@
 //! on a terminal, an MCP elicitation form or a web page.
 
 mod display;
+mod identity;
 mod scripted;
 
 pub use display::sanitize_for_display;
+pub use identity::CodeVerifier;
 pub use scripted::{ScriptedAnswer, ScriptedChannel};
 
 use std::fmt;
