@@ -8,12 +8,14 @@
 
 mod confirm;
 mod interrogation;
+mod multi_party;
 
 pub use confirm::Confirm;
 pub use interrogation::{
     ChannelChallenge, Interrogation, Judgement, Prepared, base_prompt, missing_answers,
     result_from, unanswered_from,
 };
+pub use multi_party::{MultiParty, MultiPartyError};
 
 use std::fmt;
 use std::str::FromStr;

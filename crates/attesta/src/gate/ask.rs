@@ -113,7 +113,9 @@ pub(crate) fn judge(
         verdict: Verdict::Denied,
         reason: String::new(),
         result: result.clone(),
-        approvers: Vec::new(),
+        // Who approved, even when the whole approval failed (a multi-party
+        // approval can fail after its first approvers said yes).
+        approvers: approvers.clone(),
         min_review,
         min_review_met,
         fail_open: false,
@@ -125,7 +127,9 @@ pub(crate) fn judge(
         return asked;
     }
     if let Err(why) = check_approvers(&result, &approvers, ctx, policy.required_approvers) {
-        // The challenge said yes, but not in a way that counts.
+        // The challenge said yes, but not in a way that counts: nobody is
+        // recorded as having approved.
+        asked.approvers.clear();
         result.passed = false;
         result
             .details
