@@ -13,7 +13,5 @@ pub mod value;
 
 pub use challenge::{Challenge, ChallengeResult, ChallengeType};
 pub use context::ActionContext;
-pub use risk::{
-    DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer,
-};
+pub use risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer};
 pub use value::{Value, ValueMap, py_float_repr};

@@ -314,7 +314,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 }
 
 /// Python `repr(float)`: the shortest decimal string that round-trips, laid
-/// out the way CPython does it.
+/// out the way Python does it.
 ///
 /// Fixed notation when the decimal exponent `e` of the first significant digit
 /// is in `-4 <= e < 16` (always with a fractional part: `1.0`), otherwise
@@ -362,7 +362,10 @@ pub fn py_float_repr(x: f64) -> String {
             }
         } else {
             out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', usize::try_from(-exp - 1).unwrap_or(0)));
+            out.extend(std::iter::repeat_n(
+                '0',
+                usize::try_from(-exp - 1).unwrap_or(0),
+            ));
             out.push_str(&digits);
         }
     } else {
@@ -396,7 +399,11 @@ pub fn is_python_printable(c: char) -> bool {
 /// Appends a Python string literal for `s`, quoted and escaped the way
 /// `repr(str)` does it.
 fn write_py_str_literal(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -443,7 +450,7 @@ mod tests {
             (5e-324, "5e-324"),
             (-0.0, "-0.0"),
             (-1.5, "-1.5"),
-            (0.17999999999999994, "0.17999999999999994"),
+            (0.179_999_999_999_999_94, "0.17999999999999994"),
             (1e22, "1e+22"),
             (1.5e-7, "1.5e-07"),
             (f64::INFINITY, "inf"),
@@ -460,7 +467,10 @@ mod tests {
         assert_eq!(Value::from("it's").py_repr(), "\"it's\"");
         assert_eq!(Value::from("both ' and \"").py_repr(), "'both \\' and \"'");
         assert_eq!(Value::from("say \"hi\"").py_repr(), "'say \"hi\"'");
-        assert_eq!(Value::from("a\\b\tc\nd\re").py_repr(), "'a\\\\b\\tc\\nd\\re'");
+        assert_eq!(
+            Value::from("a\\b\tc\nd\re").py_repr(),
+            "'a\\\\b\\tc\\nd\\re'"
+        );
         assert_eq!(Value::from("\u{7f}\u{0}").py_repr(), "'\\x7f\\x00'");
         assert_eq!(Value::from("é☃").py_repr(), "'é☃'");
         assert_eq!(Value::from("\u{a0}").py_repr(), "'\\xa0'");
@@ -481,7 +491,10 @@ mod tests {
             Value::Float(3.0),
             Value::List(vec![]),
         ]);
-        assert_eq!(v.py_repr(), "[{'password': 'x', 'n': 3}, None, True, 3.0, []]");
+        assert_eq!(
+            v.py_repr(),
+            "[{'password': 'x', 'n': 3}, None, True, 3.0, []]"
+        );
         assert_eq!(v.py_str(), v.py_repr());
         assert_eq!(Value::from("raw").py_str(), "raw");
     }

@@ -35,8 +35,9 @@ impl ConfirmChallenge {
             action: sanitize_for_display(&ctx.description()),
             risk_level: risk.level,
             risk_score: risk.score,
-            instructions: "Read the action above. Type 'yes' to let it run; anything else stops it."
-                .to_owned(),
+            instructions:
+                "Read the action above. Type 'yes' to let it run; anything else stops it."
+                    .to_owned(),
             questions: vec![Question {
                 id: "approve".to_owned(),
                 text: "Approve this action?".to_owned(),
@@ -65,10 +66,10 @@ impl Challenge for ConfirmChallenge {
             Ok(response) => response,
             Err(err) => return unanswered_from(ChallengeType::Confirm, self.channel.name(), &err),
         };
-        let answer = response.answers.first().map(String::as_str).unwrap_or("");
+        let answer = response.answers.first().map_or("", String::as_str);
         let passed = is_explicit_yes(answer);
         let mut result = ChallengeResult::new(ChallengeType::Confirm, passed);
-        result.responder = response.principal.id.clone();
+        result.responder.clone_from(&response.principal.id);
         result.response_time_seconds = response.review_time.as_secs_f64();
         result.questions_asked = 1;
         result.questions_correct = u32::from(passed);
@@ -113,7 +114,9 @@ mod tests {
     }
 
     async fn run(answer: &str) -> ChallengeResult {
-        let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers([answer]).by("alice")]));
+        let channel = Arc::new(ScriptedChannel::new([
+            ScriptedAnswer::answers([answer]).by("alice")
+        ]));
         ConfirmChallenge::new(channel, Duration::from_secs(3))
             .present(&ActionContext::new("deploy"), &risk())
             .await

@@ -54,7 +54,7 @@ impl ChallengeType {
         Self::MultiParty,
     ];
 
-    /// The snake_case wire name.
+    /// The `snake_case` wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AutoApprove => "auto_approve",
@@ -65,7 +65,7 @@ impl ChallengeType {
         }
     }
 
-    /// Parses a configuration token: the snake_case name or its kebab-case
+    /// Parses a configuration token: the `snake_case` name or its kebab-case
     /// spelling (`teach-back`), case-insensitively.
     pub fn from_config_token(token: &str) -> Result<Self, UnknownChallengeType> {
         let normalised = token.trim().to_ascii_lowercase().replace('-', "_");
@@ -84,7 +84,7 @@ impl fmt::Display for ChallengeType {
 impl FromStr for ChallengeType {
     type Err = UnknownChallengeType;
 
-    /// Exact parse of the snake_case wire name.
+    /// Exact parse of the `snake_case` wire name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
@@ -109,7 +109,7 @@ pub enum Unanswered {
 }
 
 impl Unanswered {
-    /// The snake_case wire name.
+    /// The `snake_case` wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoChannel => "no_channel",
@@ -166,7 +166,9 @@ impl ChallengeResult {
     ) -> Self {
         let mut result = Self::new(challenge_type, false);
         result.unanswered = Some(why);
-        result.details.insert("reason".into(), Value::Str(reason.into()));
+        result
+            .details
+            .insert("reason".into(), Value::Str(reason.into()));
         result
     }
 
@@ -229,9 +231,18 @@ mod tests {
 
     #[test]
     fn config_tokens_accept_kebab_and_case() {
-        assert_eq!(ChallengeType::from_config_token("teach-back"), Ok(ChallengeType::TeachBack));
-        assert_eq!(ChallengeType::from_config_token(" Multi_Party "), Ok(ChallengeType::MultiParty));
-        assert_eq!(ChallengeType::from_config_token("auto-approve"), Ok(ChallengeType::AutoApprove));
+        assert_eq!(
+            ChallengeType::from_config_token("teach-back"),
+            Ok(ChallengeType::TeachBack)
+        );
+        assert_eq!(
+            ChallengeType::from_config_token(" Multi_Party "),
+            Ok(ChallengeType::MultiParty)
+        );
+        assert_eq!(
+            ChallengeType::from_config_token("auto-approve"),
+            Ok(ChallengeType::AutoApprove)
+        );
         assert!(ChallengeType::from_config_token("totp").is_err());
         assert!("Quiz".parse::<ChallengeType>().is_err());
     }

@@ -34,7 +34,7 @@ fn is_unsafe_for_display(c: char) -> bool {
             | '\u{202a}'..='\u{202e}'           // embeddings and overrides
             | '\u{2066}'..='\u{2069}'           // isolates
             | '\u{061c}'                        // Arabic letter mark
-            | '\u{feff}')                       // zero-width no-break space
+            | '\u{feff}') // zero-width no-break space
 }
 
 /// Skips the rest of an escape sequence whose ESC was just read: CSI

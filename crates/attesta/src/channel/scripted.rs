@@ -29,7 +29,7 @@ impl ScriptedAnswer {
             reply: Ok(Response {
                 answers: answers.into_iter().map(Into::into).collect(),
                 principal: Principal::new("scripted", "scripted"),
-                review_time: Duration::from_secs(60),
+                review_time: Duration::from_mins(1),
             }),
             delay: Duration::ZERO,
         }
@@ -88,7 +88,10 @@ impl ScriptedChannel {
 
     /// The prompts shown so far.
     pub fn prompts(&self) -> Vec<Prompt> {
-        self.prompts.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.prompts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -15,9 +15,15 @@ pub enum PolicyError {
 }
 
 pub(super) fn from_file(path: &Path) -> Result<Policy, PolicyError> {
-    Err(PolicyError::Invalid(format!("cannot load {} yet", path.display())))
+    Err(PolicyError::Invalid(format!(
+        "cannot load {} yet",
+        path.display()
+    )))
 }
 
 pub(super) fn from_text(_text: &str, path: &Path) -> Result<Policy, PolicyError> {
-    Err(PolicyError::Invalid(format!("cannot load {} yet", path.display())))
+    Err(PolicyError::Invalid(format!(
+        "cannot load {} yet",
+        path.display()
+    )))
 }

@@ -60,7 +60,7 @@ pub enum GateMode {
 }
 
 impl GateMode {
-    /// The snake_case configuration name.
+    /// The `snake_case` configuration name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Enforce => "enforce",
@@ -129,15 +129,15 @@ pub struct Policy {
     /// The file this policy came from, if any (for messages).
     pub source: Option<PathBuf>,
     /// Challenge per risk level, complete (levels the file leaves out keep
-    /// their defaults: low→auto_approve, medium→confirm, high→quiz,
-    /// critical→multi_party).
+    /// their defaults: `low` → `auto_approve`, `medium` → `confirm`,
+    /// `high` → `quiz`, `critical` → `multi_party`).
     pub challenge_map: BTreeMap<RiskLevel, ChallengeType>,
     /// Per-level minimum review seconds set explicitly in the file
     /// (`policy.minimum_review_seconds`); a level present here wins over
     /// the per-challenge table.
     pub minimum_review_seconds: BTreeMap<RiskLevel, f64>,
     /// Minimum review seconds per challenge type (`policy.min_review_seconds`;
-    /// defaults confirm 3, quiz 10, teach_back 30).
+    /// defaults `confirm` 3, `quiz` 10, `teach_back` 30).
     pub min_review_seconds: BTreeMap<ChallengeType, f64>,
     /// Distinct approvers a multi-party challenge needs (default 2).
     pub required_approvers: u32,
@@ -182,7 +182,7 @@ impl Default for Policy {
             min_review_seconds: default_min_review_by_challenge(),
             required_approvers: 2,
             fail_mode: FailMode::Deny,
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_mins(5),
             mode: GateMode::Enforce,
             rubber_stamp: RubberStampMode::Flag,
             allow_hint_override: false,
@@ -199,7 +199,8 @@ impl Default for Policy {
     }
 }
 
-/// low→auto_approve, medium→confirm, high→quiz, critical→multi_party.
+/// `low` → `auto_approve`, `medium` → `confirm`, `high` → `quiz`,
+/// `critical` → `multi_party`.
 pub fn default_challenge_map() -> BTreeMap<RiskLevel, ChallengeType> {
     BTreeMap::from([
         (RiskLevel::Low, ChallengeType::AutoApprove),
@@ -209,7 +210,7 @@ pub fn default_challenge_map() -> BTreeMap<RiskLevel, ChallengeType> {
     ])
 }
 
-/// confirm 3 s, quiz 10 s, teach_back 30 s.
+/// `confirm` 3 s, `quiz` 10 s, `teach_back` 30 s.
 pub fn default_min_review_by_challenge() -> BTreeMap<ChallengeType, f64> {
     BTreeMap::from([
         (ChallengeType::Confirm, 3.0),
@@ -272,9 +273,18 @@ mod tests {
     fn defaults_match_the_documented_policy() {
         let p = Policy::default();
         assert_eq!(p.challenge_for(RiskLevel::Low), ChallengeType::AutoApprove);
-        assert_eq!(p.challenge_for(RiskLevel::Critical), ChallengeType::MultiParty);
-        assert_eq!(p.min_review_for(RiskLevel::Medium, ChallengeType::Confirm), Duration::from_secs(3));
-        assert_eq!(p.min_review_for(RiskLevel::Low, ChallengeType::AutoApprove), Duration::ZERO);
+        assert_eq!(
+            p.challenge_for(RiskLevel::Critical),
+            ChallengeType::MultiParty
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Medium, ChallengeType::Confirm),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Low, ChallengeType::AutoApprove),
+            Duration::ZERO
+        );
         assert_eq!(p.fail_mode, FailMode::Deny);
         assert_eq!(p.required_approvers, 2);
     }
@@ -283,14 +293,21 @@ mod tests {
     fn per_level_minimum_wins_over_per_challenge() {
         let mut p = Policy::default();
         p.minimum_review_seconds.insert(RiskLevel::High, 20.0);
-        assert_eq!(p.min_review_for(RiskLevel::High, ChallengeType::Quiz), Duration::from_secs(20));
-        assert_eq!(p.min_review_for(RiskLevel::Medium, ChallengeType::Quiz), Duration::from_secs(10));
+        assert_eq!(
+            p.min_review_for(RiskLevel::High, ChallengeType::Quiz),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            p.min_review_for(RiskLevel::Medium, ChallengeType::Quiz),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
     fn overrides_match_exact_then_last_segment() {
         let mut p = Policy::default();
-        p.risk_overrides.insert("deploy".into(), RiskLevel::Critical);
+        p.risk_overrides
+            .insert("deploy".into(), RiskLevel::Critical);
         assert_eq!(p.override_for("deploy"), Some(RiskLevel::Critical));
         assert_eq!(p.override_for("Service.deploy"), Some(RiskLevel::Critical));
         assert_eq!(p.override_for("deploy_all"), None);

@@ -103,7 +103,7 @@ impl MaxRiskScorer {
 
 impl RiskScorer for MaxRiskScorer {
     fn name(&self) -> String {
-        let names: Vec<String> = self.children.iter().map(|s| s.name()).collect();
+        let names: Vec<String> = self.children.iter().map(RiskScorer::name).collect();
         format!("max({})", names.join(","))
     }
 
@@ -199,7 +199,10 @@ mod tests {
         let s = FixedRiskScorer::new(0.5).expect("in range");
         assert_eq!(s.name(), "fixed(0.50)");
         let a = s.assess(&ActionContext::new("anything"));
-        assert_eq!((a.score, a.level, a.factors.len()), (0.5, RiskLevel::Medium, 1));
+        assert_eq!(
+            (a.score, a.level, a.factors.len()),
+            (0.5, RiskLevel::Medium, 1)
+        );
     }
 
     #[test]
@@ -214,7 +217,10 @@ mod tests {
         assert!((a.score - 0.65).abs() < 1e-12);
         assert_eq!(a.factors.len(), 2);
         assert_eq!(c.name(), "composite(fixed(0.20)+fixed(0.80))");
-        assert_eq!(a.factors[1].description, "Score 0.800 from 'fixed(0.80)' (weight 0.75)");
+        assert_eq!(
+            a.factors[1].description,
+            "Score 0.800 from 'fixed(0.80)' (weight 0.75)"
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl DefaultRiskScorer {
 
     /// Forgets every function name, so all are novel again.
     pub fn reset_novelty(&self) {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Records one sighting of `name` and returns how often it was seen before.
@@ -118,11 +121,36 @@ impl RiskScorer for DefaultRiskScorer {
     fn assess(&self, ctx: &ActionContext) -> RiskAssessment {
         let w = self.weights;
         let parts = [
-            ("function_name", w.function_name, "Verbs in the function name.", score_function_name(&ctx.function_name)),
-            ("arguments", w.arguments, "Patterns in the argument values.", score_arguments(ctx)),
-            ("docstring", w.docstring, "Keywords in the function documentation.", score_docstring(ctx.function_doc.as_deref())),
-            ("hints", w.hints, "Hints supplied by the caller.", score_hints(ctx)),
-            ("novelty", w.novelty, "How rarely this function has been called.", score_novelty(self.next_sighting(&ctx.function_name))),
+            (
+                "function_name",
+                w.function_name,
+                "Verbs in the function name.",
+                score_function_name(&ctx.function_name),
+            ),
+            (
+                "arguments",
+                w.arguments,
+                "Patterns in the argument values.",
+                score_arguments(ctx),
+            ),
+            (
+                "docstring",
+                w.docstring,
+                "Keywords in the function documentation.",
+                score_docstring(ctx.function_doc.as_deref()),
+            ),
+            (
+                "hints",
+                w.hints,
+                "Hints supplied by the caller.",
+                score_hints(ctx),
+            ),
+            (
+                "novelty",
+                w.novelty,
+                "How rarely this function has been called.",
+                score_novelty(self.next_sighting(&ctx.function_name)),
+            ),
         ];
         let mut total = 0.0;
         let mut factors = Vec::with_capacity(parts.len());
@@ -142,8 +170,12 @@ impl RiskScorer for DefaultRiskScorer {
     }
 }
 
-const DESTRUCTIVE_VERBS: &[&str] = &["delete", "remove", "drop", "destroy", "purge", "truncate", "kill"];
-const MUTATING_VERBS: &[&str] = &["write", "update", "modify", "set", "create", "send", "deploy", "push", "execute", "run"];
+const DESTRUCTIVE_VERBS: &[&str] = &[
+    "delete", "remove", "drop", "destroy", "purge", "truncate", "kill",
+];
+const MUTATING_VERBS: &[&str] = &[
+    "write", "update", "modify", "set", "create", "send", "deploy", "push", "execute", "run",
+];
 const READ_VERBS: &[&str] = &["read", "get", "list", "fetch", "search", "find", "check"];
 
 /// Splits a function name into lower-case words: camelCase boundaries
@@ -204,23 +236,91 @@ struct ArgPattern {
 /// Python's `\s` also matches the separators U+001C..U+001F; Rust's does not.
 /// The shell patterns spell that out so both engines match the same text.
 const ARG_PATTERNS: &[ArgPattern] = &[
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)prod(uction)?" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)\.env\b" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)secret" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)password" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)token" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)\bkey\b" },
-    ArgPattern { label: "sensitive pattern", score: 0.9, source: r"(?i)credential" },
-    ArgPattern { label: "SQL keyword", score: 0.9, source: r"(?i)\bDROP\b" },
-    ArgPattern { label: "SQL keyword", score: 0.9, source: r"(?i)\bDELETE\b" },
-    ArgPattern { label: "SQL keyword", score: 0.9, source: r"(?i)\bTRUNCATE\b" },
-    ArgPattern { label: "SQL keyword", score: 0.9, source: r"(?i)\bALTER\b" },
-    ArgPattern { label: "shell command", score: 0.9, source: r"rm[\s\x1C-\x1F]+-rf\b" },
-    ArgPattern { label: "shell command", score: 0.9, source: r"\bsudo\b" },
-    ArgPattern { label: "shell command", score: 0.9, source: r"chmod[\s\x1C-\x1F]+777\b" },
-    ArgPattern { label: "network pattern", score: 0.5, source: r"(?i)https?://" },
-    ArgPattern { label: "network pattern", score: 0.5, source: r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+" },
-    ArgPattern { label: "network pattern", score: 0.5, source: r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b" },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)prod(uction)?",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)\.env\b",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)secret",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)password",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)token",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)\bkey\b",
+    },
+    ArgPattern {
+        label: "sensitive pattern",
+        score: 0.9,
+        source: r"(?i)credential",
+    },
+    ArgPattern {
+        label: "SQL keyword",
+        score: 0.9,
+        source: r"(?i)\bDROP\b",
+    },
+    ArgPattern {
+        label: "SQL keyword",
+        score: 0.9,
+        source: r"(?i)\bDELETE\b",
+    },
+    ArgPattern {
+        label: "SQL keyword",
+        score: 0.9,
+        source: r"(?i)\bTRUNCATE\b",
+    },
+    ArgPattern {
+        label: "SQL keyword",
+        score: 0.9,
+        source: r"(?i)\bALTER\b",
+    },
+    ArgPattern {
+        label: "shell command",
+        score: 0.9,
+        source: r"rm[\s\x1C-\x1F]+-rf\b",
+    },
+    ArgPattern {
+        label: "shell command",
+        score: 0.9,
+        source: r"\bsudo\b",
+    },
+    ArgPattern {
+        label: "shell command",
+        score: 0.9,
+        source: r"chmod[\s\x1C-\x1F]+777\b",
+    },
+    ArgPattern {
+        label: "network pattern",
+        score: 0.5,
+        source: r"(?i)https?://",
+    },
+    ArgPattern {
+        label: "network pattern",
+        score: 0.5,
+        source: r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9.-]+",
+    },
+    ArgPattern {
+        label: "network pattern",
+        score: 0.5,
+        source: r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",
+    },
 ];
 
 /// The argument patterns, compiled once: a set to learn in one pass which
@@ -261,7 +361,7 @@ fn score_arguments(ctx: &ActionContext) -> (f64, String) {
     }
     let mut best = 0.0_f64;
     let mut evidence = String::new();
-    for index in hits.iter() {
+    for index in &hits {
         let (Some(pattern), Some(regex)) = (ARG_PATTERNS.get(index), compiled.each.get(index))
         else {
             continue;
@@ -277,13 +377,24 @@ fn score_arguments(ctx: &ActionContext) -> (f64, String) {
     (best, evidence)
 }
 
-const HIGH_RISK_DOC_KEYWORDS: &[&str] = &["irreversible", "permanent", "destructive", "dangerous", "production", "critical"];
+const HIGH_RISK_DOC_KEYWORDS: &[&str] = &[
+    "irreversible",
+    "permanent",
+    "destructive",
+    "dangerous",
+    "production",
+    "critical",
+];
 const CAUTION_DOC_KEYWORDS: &[&str] = &["careful", "warning", "caution"];
 
 #[allow(clippy::expect_used)]
 static DOC_REGEXES: LazyLock<Vec<(Regex, &'static str, f64)>> = LazyLock::new(|| {
-    let high = HIGH_RISK_DOC_KEYWORDS.iter().map(|k| (k, "high-risk keyword", 0.85));
-    let caution = CAUTION_DOC_KEYWORDS.iter().map(|k| (k, "caution keyword", 0.5));
+    let high = HIGH_RISK_DOC_KEYWORDS
+        .iter()
+        .map(|k| (k, "high-risk keyword", 0.85));
+    let caution = CAUTION_DOC_KEYWORDS
+        .iter()
+        .map(|k| (k, "caution keyword", 0.5));
     high.chain(caution)
         .map(|(keyword, label, score)| {
             let regex = Regex::new(&format!("(?i){keyword}")).expect("keyword pattern compiles");
@@ -377,7 +488,10 @@ mod tests {
 
     #[test]
     fn tokens_split_camel_case_and_separators() {
-        assert_eq!(function_name_tokens("deleteUserAccount"), ["delete", "user", "account"]);
+        assert_eq!(
+            function_name_tokens("deleteUserAccount"),
+            ["delete", "user", "account"]
+        );
         assert_eq!(function_name_tokens("HTTPRequest"), ["httprequest"]);
         assert_eq!(function_name_tokens("v2Deploy"), ["v2", "deploy"]);
         assert_eq!(
@@ -394,8 +508,14 @@ mod tests {
         assert_eq!(score_function_name("runner").0, 0.4);
         assert_eq!(score_function_name("getter").0, 0.4);
         assert_eq!(score_function_name("get_and_delete").0, 0.95);
-        assert_eq!(score_function_name("get_and_delete").1, "destructive verbs: delete");
-        assert_eq!(score_function_name("drop_drop").1, "destructive verbs: drop, drop");
+        assert_eq!(
+            score_function_name("get_and_delete").1,
+            "destructive verbs: delete"
+        );
+        assert_eq!(
+            score_function_name("drop_drop").1,
+            "destructive verbs: drop, drop"
+        );
         assert_eq!(score_function_name("deploy").1, "mutating verbs: deploy");
         assert_eq!(score_function_name("search").1, "read verbs: search");
     }
@@ -425,7 +545,11 @@ mod tests {
         let scorer = DefaultRiskScorer::new();
         let ctx = ActionContext::new("get_x");
         let novelty = |s: &DefaultRiskScorer| {
-            s.assess(&ctx).factors.iter().find(|f| f.name == "novelty").and_then(|f| f.score)
+            s.assess(&ctx)
+                .factors
+                .iter()
+                .find(|f| f.name == "novelty")
+                .and_then(|f| f.score)
         };
         assert_eq!(novelty(&scorer), Some(0.9));
         for _ in 0..20 {

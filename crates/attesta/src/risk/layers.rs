@@ -69,8 +69,14 @@ mod tests {
     fn boosts_add_for_matching_names_and_cap_at_one() {
         let base = Arc::new(FixedRiskScorer::new(0.5).expect("in range"));
         let amps = vec![
-            Amplifier { pattern: Regex::new("deploy").expect("valid"), boost: 0.2 },
-            Amplifier { pattern: Regex::new("^prod_").expect("valid"), boost: 0.4 },
+            Amplifier {
+                pattern: Regex::new("deploy").expect("valid"),
+                boost: 0.2,
+            },
+            Amplifier {
+                pattern: Regex::new("^prod_").expect("valid"),
+                boost: 0.4,
+            },
         ];
         let scorer = AmplifiedScorer::new(base, amps);
         assert!((scorer.score(&ActionContext::new("deploy_app")) - 0.7).abs() < 1e-12);
