@@ -66,7 +66,9 @@ const NOVELTY_SATURATION: u32 = 10;
 #[derive(Debug, Default)]
 pub struct DefaultRiskScorer {
     weights: ScorerWeights,
-    /// Times each function name has been scored (saturating at 10).
+    /// Times each function name has been scored. The full count is kept
+    /// (not capped at the novelty saturation point) because the evidence
+    /// reports it, as the reference does: `seen 11 time(s) before`.
     seen: Mutex<HashMap<String, u32>>,
 }
 
@@ -102,7 +104,7 @@ impl DefaultRiskScorer {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = seen.get_mut(name) {
             let before = *count;
-            *count = (*count + 1).min(NOVELTY_SATURATION);
+            *count = count.saturating_add(1);
             return before;
         }
         if seen.len() >= NOVELTY_CAPACITY {
@@ -556,6 +558,16 @@ mod tests {
             novelty(&scorer);
         }
         assert_eq!(novelty(&scorer), Some(0.1));
+        let evidence = scorer
+            .assess(&ctx)
+            .factors
+            .into_iter()
+            .find(|f| f.name == "novelty");
+        assert_eq!(
+            evidence.and_then(|f| f.evidence).as_deref(),
+            Some("seen 22 time(s) before"),
+            "the evidence counts every call, past the saturation point"
+        );
         scorer.reset_novelty();
         assert_eq!(novelty(&scorer), Some(0.9));
     }
