@@ -61,7 +61,7 @@ impl ChallengeType {
         Self::MultiParty,
     ];
 
-    /// The snake_case wire name.
+    /// The `snake_case` wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AutoApprove => "auto_approve",
@@ -72,7 +72,7 @@ impl ChallengeType {
         }
     }
 
-    /// Parses a configuration token: the snake_case name or its kebab-case
+    /// Parses a configuration token: the `snake_case` name or its kebab-case
     /// spelling (`teach-back`), case-insensitively.
     pub fn from_config_token(token: &str) -> Result<Self, UnknownChallengeType> {
         let normalised = token.trim().to_ascii_lowercase().replace('-', "_");
@@ -91,7 +91,7 @@ impl fmt::Display for ChallengeType {
 impl FromStr for ChallengeType {
     type Err = UnknownChallengeType;
 
-    /// Exact parse of the snake_case wire name.
+    /// Exact parse of the `snake_case` wire name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
@@ -116,7 +116,7 @@ pub enum Unanswered {
 }
 
 impl Unanswered {
-    /// The snake_case wire name.
+    /// The `snake_case` wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoChannel => "no_channel",

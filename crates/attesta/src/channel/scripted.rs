@@ -29,7 +29,7 @@ impl ScriptedAnswer {
             reply: Ok(Response {
                 answers: answers.into_iter().map(Into::into).collect(),
                 principal: Principal::new("scripted", "scripted"),
-                review_time: Duration::from_secs(60),
+                review_time: Duration::from_mins(1),
             }),
             delay: Duration::ZERO,
         }

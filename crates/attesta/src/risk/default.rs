@@ -66,7 +66,9 @@ const NOVELTY_SATURATION: u32 = 10;
 #[derive(Debug, Default)]
 pub struct DefaultRiskScorer {
     weights: ScorerWeights,
-    /// Times each function name has been scored (saturating at 10).
+    /// Times each function name has been scored. The full count is kept
+    /// (not capped at the novelty saturation point) because the evidence
+    /// reports it, as the reference does: `seen 11 time(s) before`.
     seen: Mutex<HashMap<String, u32>>,
 }
 
@@ -102,7 +104,7 @@ impl DefaultRiskScorer {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = seen.get_mut(name) {
             let before = *count;
-            *count = (*count + 1).min(NOVELTY_SATURATION);
+            *count = count.saturating_add(1);
             return before;
         }
         if seen.len() >= NOVELTY_CAPACITY {
@@ -181,44 +183,87 @@ const READ_VERBS: &[&str] = &["read", "get", "list", "fetch", "search", "find", 
 /// Splits a function name into lower-case words: camelCase boundaries
 /// (lower-case letter or digit followed by an upper-case letter) become
 /// separators, then the name splits on `_ . - /`.
+#[cfg(test)]
 pub(crate) fn function_name_tokens(name: &str) -> Vec<String> {
-    let mut spaced = String::with_capacity(name.len() + 4);
-    let mut prev: Option<char> = None;
-    for c in name.chars() {
-        if let Some(p) = prev
-            && (p.is_ascii_lowercase() || p.is_ascii_digit())
-            && c.is_ascii_uppercase()
-        {
-            spaced.push('_');
+    name_pieces(name).map(str::to_lowercase).collect()
+}
+
+/// The words of a function name before lower-casing, as slices of `name`
+/// (no allocation on the per-call path): split on runs of `_ . - /`, then
+/// at every camelCase boundary, empty pieces dropped.
+fn name_pieces(name: &str) -> impl Iterator<Item = &str> {
+    name.split(['_', '.', '-', '/'])
+        .flat_map(|piece| CamelPieces { rest: piece })
+}
+
+/// Splits a separator-free piece before every ASCII upper-case letter that
+/// follows an ASCII lower-case letter or digit (`deleteUser` → `delete`,
+/// `User`; `HTTPRequest` stays whole). Working on bytes is safe: ASCII bytes
+/// never occur inside a multi-byte UTF-8 sequence, so every cut is a
+/// character boundary and a non-ASCII neighbour never makes one.
+struct CamelPieces<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for CamelPieces<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
         }
-        spaced.push(c);
-        prev = Some(c);
+        let cut = self
+            .rest
+            .as_bytes()
+            .windows(2)
+            .position(|pair| {
+                (pair[0].is_ascii_lowercase() || pair[0].is_ascii_digit())
+                    && pair[1].is_ascii_uppercase()
+            })
+            .map_or(self.rest.len(), |i| i + 1);
+        let (head, tail) = self.rest.split_at(cut);
+        self.rest = tail;
+        Some(head)
     }
-    spaced
-        .split(['_', '.', '-', '/'])
-        .filter(|piece| !piece.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+}
+
+/// The verb in `verbs` that `piece` equals once lower-cased, if any.
+///
+/// Lower-casing is Unicode-aware, as in the reference: the Kelvin sign in
+/// `\u{212A}ill` lower-cases to an ASCII `k`, so that name is a `kill`. Only
+/// non-ASCII pieces pay for an allocated lower-case copy.
+fn verb_of(piece: &str, verbs: &[&'static str]) -> Option<&'static str> {
+    if piece.is_ascii() {
+        verbs
+            .iter()
+            .copied()
+            .find(|v| piece.eq_ignore_ascii_case(v))
+    } else {
+        let lower = piece.to_lowercase();
+        verbs.iter().copied().find(|v| *v == lower)
+    }
 }
 
 fn score_function_name(name: &str) -> (f64, String) {
-    let tokens = function_name_tokens(name);
-    if tokens.is_empty() {
+    if name_pieces(name).next().is_none() {
         return (0.5, "no recognisable tokens".to_owned());
     }
-    let tiers: [(&[&str], f64, &str); 3] = [
+    let tiers: [(&[&'static str], f64, &str); 3] = [
         (DESTRUCTIVE_VERBS, 0.95, "destructive"),
         (MUTATING_VERBS, 0.55, "mutating"),
         (READ_VERBS, 0.10, "read"),
     ];
     for (verbs, score, label) in tiers {
-        let matched: Vec<&str> = tokens
-            .iter()
-            .map(String::as_str)
-            .filter(|t| verbs.contains(t))
-            .collect();
-        if !matched.is_empty() {
-            return (score, format!("{label} verbs: {}", matched.join(", ")));
+        // A matching token lower-cases to the verb itself, so the evidence
+        // can quote the verb.
+        let mut matched = name_pieces(name).filter_map(|piece| verb_of(piece, verbs));
+        if let Some(first) = matched.next() {
+            let mut evidence = format!("{label} verbs: {first}");
+            for verb in matched {
+                evidence.push_str(", ");
+                evidence.push_str(verb);
+            }
+            return (score, evidence);
         }
     }
     (0.4, "no known verb category matched".to_owned())
@@ -387,29 +432,53 @@ const HIGH_RISK_DOC_KEYWORDS: &[&str] = &[
 ];
 const CAUTION_DOC_KEYWORDS: &[&str] = &["careful", "warning", "caution"];
 
+/// The docstring keywords, compiled once: all of them in one alternation to
+/// learn in one pass whether any occurs (usually none does), and one regex
+/// each to quote the first occurrence. Case-insensitive with Unicode case
+/// folding, like the reference's `re.IGNORECASE`.
+struct CompiledDocKeywords {
+    any: Regex,
+    each: Vec<(Regex, &'static str, f64)>,
+}
+
 #[allow(clippy::expect_used)]
-static DOC_REGEXES: LazyLock<Vec<(Regex, &'static str, f64)>> = LazyLock::new(|| {
+static DOC_REGEXES: LazyLock<CompiledDocKeywords> = LazyLock::new(|| {
     let high = HIGH_RISK_DOC_KEYWORDS
         .iter()
         .map(|k| (k, "high-risk keyword", 0.85));
     let caution = CAUTION_DOC_KEYWORDS
         .iter()
         .map(|k| (k, "caution keyword", 0.5));
-    high.chain(caution)
-        .map(|(keyword, label, score)| {
-            let regex = Regex::new(&format!("(?i){keyword}")).expect("keyword pattern compiles");
-            (regex, label, score)
-        })
-        .collect()
+    let keywords: Vec<_> = high.chain(caution).collect();
+    let sources: Vec<String> = keywords
+        .iter()
+        .map(|(k, _, _)| format!("(?i){k}"))
+        .collect();
+    CompiledDocKeywords {
+        any: Regex::new(&sources.join("|")).expect("keyword patterns compile"),
+        each: keywords
+            .iter()
+            .zip(&sources)
+            .map(|((_, label, score), source)| {
+                let regex = Regex::new(source).expect("keyword pattern compiles");
+                (regex, *label, *score)
+            })
+            .collect(),
+    }
 });
 
 fn score_docstring(doc: Option<&str>) -> (f64, String) {
     let Some(doc) = doc.filter(|d| !d.is_empty()) else {
         return (0.1, "no docstring available".to_owned());
     };
+    let compiled = &*DOC_REGEXES;
     let mut best: Option<f64> = None;
     let mut evidence = String::new();
-    for (regex, label, score) in DOC_REGEXES.iter() {
+    if !compiled.any.is_match(doc) {
+        return (0.05, "docstring contains no risk keywords".to_owned());
+    }
+    // In keyword order: high-risk keywords first.
+    for (regex, label, score) in &compiled.each {
         if let Some(m) = regex.find(doc) {
             if !evidence.is_empty() {
                 evidence.push_str("; ");
@@ -520,6 +589,71 @@ mod tests {
         assert_eq!(score_function_name("search").1, "read verbs: search");
     }
 
+    /// The tokenisation exactly as spec §3.2 states it: insert `_` at
+    /// camelCase boundaries, split on the separators, lower-case.
+    fn spec_tokens(name: &str) -> Vec<String> {
+        let mut spaced = String::new();
+        let mut prev: Option<char> = None;
+        for c in name.chars() {
+            if let Some(p) = prev
+                && (p.is_ascii_lowercase() || p.is_ascii_digit())
+                && c.is_ascii_uppercase()
+            {
+                spaced.push('_');
+            }
+            spaced.push(c);
+            prev = Some(c);
+        }
+        spaced
+            .split(['_', '.', '-', '/'])
+            .filter(|piece| !piece.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tokens_follow_the_spec(name in "([a-zA-Z0-9_./-]|\\PC){0,24}") {
+            proptest::prop_assert_eq!(function_name_tokens(&name), spec_tokens(&name));
+        }
+    }
+
+    #[test]
+    fn verbs_lower_case_with_unicode_rules() {
+        // U+212A KELVIN SIGN lower-cases to an ASCII `k`, in Python too.
+        assert_eq!(
+            score_function_name("\u{212A}ILL_it"),
+            (0.95, "destructive verbs: kill".to_owned())
+        );
+        assert_eq!(
+            score_function_name("DELETE_RunGet"),
+            (0.95, "destructive verbs: delete".to_owned())
+        );
+        assert_eq!(
+            score_function_name("Größe_Run"),
+            (0.55, "mutating verbs: run".to_owned())
+        );
+        assert_eq!(function_name_tokens("éDelete"), ["édelete"]);
+        assert_eq!(function_name_tokens("aÉ9Get"), ["aé9", "get"]);
+    }
+
+    #[test]
+    fn docstring_keywords_in_order_high_risk_first() {
+        assert_eq!(
+            score_docstring(Some("CAUTION: Critical and PERMANENTLY irreversible")),
+            (
+                0.85,
+                "high-risk keyword 'irreversible'; high-risk keyword 'PERMANENT'; \
+                 high-risk keyword 'Critical'; caution keyword 'CAUTION'"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            score_docstring(Some("Reads rows.")),
+            (0.05, "docstring contains no risk keywords".to_owned())
+        );
+    }
+
     #[test]
     fn shell_patterns_are_case_sensitive_like_the_reference() {
         let ctx = ActionContext::new("x").with_arg("SUDO RM -RF /");
@@ -556,6 +690,16 @@ mod tests {
             novelty(&scorer);
         }
         assert_eq!(novelty(&scorer), Some(0.1));
+        let evidence = scorer
+            .assess(&ctx)
+            .factors
+            .into_iter()
+            .find(|f| f.name == "novelty");
+        assert_eq!(
+            evidence.and_then(|f| f.evidence).as_deref(),
+            Some("seen 22 time(s) before"),
+            "the evidence counts every call, past the saturation point"
+        );
         scorer.reset_novelty();
         assert_eq!(novelty(&scorer), Some(0.9));
     }
