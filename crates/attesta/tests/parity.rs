@@ -190,7 +190,7 @@ fn factor<'a>(assessment: &'a RiskAssessment, name: &str) -> Option<&'a RiskFact
 }
 
 fn factor_names(assessment: &RiskAssessment) -> Vec<&str> {
-    assessment.factors.iter().map(|f| f.name.as_str()).collect()
+    assessment.factors.iter().map(|f| f.name.as_ref()).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -414,7 +414,7 @@ fn appendix_a_scorer_cases() {
         let expected = &case.expected;
         let risk = DefaultRiskScorer::new().assess(&case.input);
 
-        let expected_names: Vec<&str> = expected.factors.iter().map(|f| f.name.as_str()).collect();
+        let expected_names: Vec<&str> = expected.factors.iter().map(|f| f.name.as_ref()).collect();
         report.eq(name, "factor order", &FACTOR_ORDER[..], &expected_names[..]);
         report.eq(name, "factor names", &expected_names, &factor_names(&risk));
         for want in &expected.factors {

@@ -265,7 +265,7 @@ proptest! {
     #[test]
     fn every_factor_explains_itself(ctx in context()) {
         let risk = DefaultRiskScorer::new().assess(&ctx);
-        let names: Vec<&str> = risk.factors.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = risk.factors.iter().map(|f| f.name.as_ref()).collect();
         prop_assert_eq!(names, ["function_name", "arguments", "docstring", "hints", "novelty"]);
         for factor in &risk.factors {
             let evidence = factor.evidence.as_deref().unwrap_or("");

@@ -1,5 +1,6 @@
 //! `attesta risk score`: score contexts and explain what the gate would do.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -37,7 +38,7 @@ struct Report {
 
 #[derive(Debug, Serialize)]
 struct FactorOut {
-    name: String,
+    name: Cow<'static, str>,
     score: Option<f64>,
     weight: Option<f64>,
     contribution: f64,
@@ -59,9 +60,9 @@ struct Effective {
 
 #[derive(Debug, Serialize)]
 struct Adjustment {
-    name: String,
+    name: Cow<'static, str>,
     contribution: f64,
-    description: String,
+    description: Cow<'static, str>,
 }
 
 pub(crate) fn score(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
@@ -170,7 +171,7 @@ fn report_for(engine: &Attesta, ctx: &ActionContext) -> Report {
 fn adjustments(risk: &RiskAssessment) -> Vec<Adjustment> {
     risk.factors
         .iter()
-        .filter(|f| !SCORER_FACTORS.contains(&f.name.as_str()))
+        .filter(|f| !SCORER_FACTORS.contains(&&*f.name))
         .map(|f| Adjustment {
             name: f.name.clone(),
             contribution: f.contribution,

@@ -160,11 +160,11 @@ impl RiskScorer for DefaultRiskScorer {
             let contribution = raw * weight;
             total += contribution;
             factors.push(RiskFactor {
-                name: name.to_owned(),
+                name: name.into(),
                 score: Some(raw),
                 weight: Some(weight),
                 contribution,
-                description: description.to_owned(),
+                description: description.into(),
                 evidence: Some(evidence),
             });
         }
@@ -172,12 +172,17 @@ impl RiskScorer for DefaultRiskScorer {
     }
 }
 
+/// The verb tables as the reference documents them; `verb_of` must agree
+/// (checked by a test).
+#[cfg(test)]
 const DESTRUCTIVE_VERBS: &[&str] = &[
     "delete", "remove", "drop", "destroy", "purge", "truncate", "kill",
 ];
+#[cfg(test)]
 const MUTATING_VERBS: &[&str] = &[
     "write", "update", "modify", "set", "create", "send", "deploy", "push", "execute", "run",
 ];
+#[cfg(test)]
 const READ_VERBS: &[&str] = &["read", "get", "list", "fetch", "search", "find", "check"];
 
 /// Splits a function name into lower-case words: camelCase boundaries
@@ -227,46 +232,84 @@ impl<'a> Iterator for CamelPieces<'a> {
     }
 }
 
-/// The verb in `verbs` that `piece` equals once lower-cased, if any.
+/// Verb tiers, most dangerous first: (label, score).
+const TIERS: [(&str, f64); 3] = [("destructive", 0.95), ("mutating", 0.55), ("read", 0.10)];
+
+/// The tier (index into [`TIERS`]) and verb that `piece` is, once
+/// lower-cased, if it is one of the known verbs.
 ///
 /// Lower-casing is Unicode-aware, as in the reference: the Kelvin sign in
-/// `\u{212A}ill` lower-cases to an ASCII `k`, so that name is a `kill`. Only
-/// non-ASCII pieces pay for an allocated lower-case copy.
-fn verb_of(piece: &str, verbs: &[&'static str]) -> Option<&'static str> {
-    if piece.is_ascii() {
-        verbs
-            .iter()
-            .copied()
-            .find(|v| piece.eq_ignore_ascii_case(v))
+/// `\u{212A}ill` lower-cases to an ASCII `k`, so that name is a `kill`. ASCII
+/// pieces are lower-cased into a stack buffer; only non-ASCII pieces pay for
+/// an allocated copy.
+fn verb_of(piece: &str) -> Option<(usize, &'static str)> {
+    let mut buf = [0u8; 8];
+    let owned;
+    let lower: &str = if piece.is_ascii() {
+        // No verb is longer than 8 letters.
+        let dst = buf.get_mut(..piece.len())?;
+        dst.copy_from_slice(piece.as_bytes());
+        dst.make_ascii_lowercase();
+        std::str::from_utf8(dst).ok()?
     } else {
-        let lower = piece.to_lowercase();
-        verbs.iter().copied().find(|v| *v == lower)
-    }
+        owned = piece.to_lowercase();
+        &owned
+    };
+    let found = match lower {
+        "delete" => (0, "delete"),
+        "remove" => (0, "remove"),
+        "drop" => (0, "drop"),
+        "destroy" => (0, "destroy"),
+        "purge" => (0, "purge"),
+        "truncate" => (0, "truncate"),
+        "kill" => (0, "kill"),
+        "write" => (1, "write"),
+        "update" => (1, "update"),
+        "modify" => (1, "modify"),
+        "set" => (1, "set"),
+        "create" => (1, "create"),
+        "send" => (1, "send"),
+        "deploy" => (1, "deploy"),
+        "push" => (1, "push"),
+        "execute" => (1, "execute"),
+        "run" => (1, "run"),
+        "read" => (2, "read"),
+        "get" => (2, "get"),
+        "list" => (2, "list"),
+        "fetch" => (2, "fetch"),
+        "search" => (2, "search"),
+        "find" => (2, "find"),
+        "check" => (2, "check"),
+        _ => return None,
+    };
+    Some(found)
 }
 
 fn score_function_name(name: &str) -> (f64, String) {
     if name_pieces(name).next().is_none() {
         return (0.5, "no recognisable tokens".to_owned());
     }
-    let tiers: [(&[&'static str], f64, &str); 3] = [
-        (DESTRUCTIVE_VERBS, 0.95, "destructive"),
-        (MUTATING_VERBS, 0.55, "mutating"),
-        (READ_VERBS, 0.10, "read"),
-    ];
-    for (verbs, score, label) in tiers {
-        // A matching token lower-cases to the verb itself, so the evidence
-        // can quote the verb.
-        let mut matched = name_pieces(name).filter_map(|piece| verb_of(piece, verbs));
-        if let Some(first) = matched.next() {
-            let mut evidence = format!("{label} verbs: {first}");
-            for verb in matched {
-                evidence.push_str(", ");
-                evidence.push_str(verb);
-            }
-            return (score, evidence);
+    let Some(tier) = name_pieces(name)
+        .filter_map(|piece| verb_of(piece).map(|(tier, _)| tier))
+        .min()
+    else {
+        return (0.4, "no known verb category matched".to_owned());
+    };
+    let (label, score) = TIERS[tier];
+    // Every token of the winning tier, in name order, duplicates kept. A
+    // matching token lower-cases to the verb itself, so the evidence quotes
+    // the verb.
+    let mut evidence = format!("{label} verbs: ");
+    let matched = name_pieces(name)
+        .filter_map(verb_of)
+        .filter(|(t, _)| *t == tier);
+    for (i, (_, verb)) in matched.enumerate() {
+        if i > 0 {
+            evidence.push_str(", ");
         }
+        evidence.push_str(verb);
     }
-    (0.4, "no known verb category matched".to_owned())
+    (score, evidence)
 }
 
 /// One argument pattern: the evidence label, the score when it matches, and
@@ -569,6 +612,22 @@ mod tests {
         );
         assert!(function_name_tokens("___").is_empty());
         assert_eq!(function_name_tokens("a//b--c"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn verb_match_agrees_with_the_verb_tables() {
+        for (tier, verbs) in [DESTRUCTIVE_VERBS, MUTATING_VERBS, READ_VERBS]
+            .iter()
+            .enumerate()
+        {
+            for verb in *verbs {
+                assert_eq!(verb_of(verb), Some((tier, *verb)));
+                assert_eq!(verb_of(&verb.to_uppercase()), Some((tier, *verb)));
+            }
+        }
+        assert_eq!(verb_of("deleted"), None);
+        assert_eq!(verb_of("\u{212A}ill"), Some((0, "kill")));
+        assert_eq!(verb_of("truncated"), None, "longer than any verb");
     }
 
     #[test]

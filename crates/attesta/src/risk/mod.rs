@@ -15,6 +15,7 @@ pub use default::{DefaultRiskScorer, ScorerWeights};
 pub use layers::{AmplifiedScorer, Amplifier};
 pub use level::{RiskLevel, ScoreOutOfRange};
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,8 @@ pub fn clamp01(x: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskFactor {
     /// Stable identifier (`function_name`, `arguments`, `environment_multiplier`, ...).
-    pub name: String,
+    /// Borrowed when static, so scoring does not allocate for fixed names.
+    pub name: Cow<'static, str>,
     /// Raw factor score before weighting, when the factor has one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub score: Option<f64>,
@@ -42,7 +44,7 @@ pub struct RiskFactor {
     /// What this factor added to the total (may be negative).
     pub contribution: f64,
     /// A sentence describing the factor.
-    pub description: String,
+    pub description: Cow<'static, str>,
     /// What in the action triggered it (matched text, hint values, ...).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub evidence: Option<String>,
@@ -50,7 +52,11 @@ pub struct RiskFactor {
 
 impl RiskFactor {
     /// A factor with a contribution and description only.
-    pub fn new(name: impl Into<String>, contribution: f64, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        contribution: f64,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             name: name.into(),
             score: None,
