@@ -400,7 +400,7 @@ impl Attesta {
             decision.review_time_seconds = round3(result.response_time_seconds);
         }
         self.audit(ctx, &mut decision).await;
-        self.record_trust(ctx, environment, &mut decision);
+        self.record_trust(ctx, environment, &mut decision).await;
         decision
     }
 
@@ -544,7 +544,7 @@ impl Attesta {
     /// enforced challenges count: auto-approvals, shadow and audit-only runs,
     /// fail-open approvals and unanswered prompts prove nothing about the
     /// agent.
-    fn record_trust(&self, ctx: &ActionContext, environment: &str, decision: &mut Decision) {
+    async fn record_trust(&self, ctx: &ActionContext, environment: &str, decision: &mut Decision) {
         let (Some(trust), Some(agent)) = (&self.inner.trust, non_empty(ctx.agent_id.as_deref()))
         else {
             return;
@@ -555,13 +555,25 @@ impl Attesta {
         if decision.mode != GateMode::Enforce || result.unanswered.is_some() || decision.fail_open {
             return;
         }
-        let domain = trust_domain(ctx, environment);
-        let action = &ctx.function_name;
-        let recorded = if decision.verdict == Verdict::Approved {
-            trust.record_success(agent, action, domain, decision.risk.score)
-        } else {
-            trust.record_denial(agent, action, domain, decision.risk.score)
-        };
+        // Recording may lock, write and fsync the trust store: do it on the
+        // blocking pool so a single-threaded runtime keeps serving other
+        // traffic (the MCP gateway relays messages while this runs).
+        let trust = Arc::clone(trust);
+        let agent = agent.to_owned();
+        let domain = trust_domain(ctx, environment).to_owned();
+        let action = ctx.function_name.clone();
+        let success = decision.verdict == Verdict::Approved;
+        let score = decision.risk.score;
+        let recorded = tokio::task::spawn_blocking(move || {
+            if success {
+                trust.record_success(&agent, &action, &domain, score)
+            } else {
+                trust.record_denial(&agent, &action, &domain, score)
+            }
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the trust recorder stopped: {e}")));
         if let Err(err) = recorded {
             decision
                 .warnings
