@@ -8,11 +8,15 @@
 
 mod confirm;
 mod interrogation;
+pub mod totp;
 
 pub use confirm::Confirm;
 pub use interrogation::{
     ChannelChallenge, Interrogation, Judgement, Prepared, base_prompt, missing_answers,
     result_from, unanswered_from,
+};
+pub use totp::{
+    ConfiguredSecrets, SecretError, SecretProvider, TotpChallenge, TotpSecret, TotpVerifier,
 };
 
 use std::fmt;
