@@ -9,6 +9,7 @@
 mod confirm;
 mod interrogation;
 mod multi_party;
+pub mod totp;
 
 pub use confirm::Confirm;
 pub use interrogation::{
@@ -16,6 +17,9 @@ pub use interrogation::{
     result_from, unanswered_from,
 };
 pub use multi_party::{MultiParty, MultiPartyError};
+pub use totp::{
+    ConfiguredSecrets, SecretError, SecretProvider, TotpChallenge, TotpSecret, TotpVerifier,
+};
 
 use std::fmt;
 use std::str::FromStr;
