@@ -8,12 +8,17 @@
 
 mod confirm;
 mod interrogation;
+mod quiz;
+mod teach_back;
+mod words;
 
 pub use confirm::Confirm;
 pub use interrogation::{
     ChannelChallenge, Interrogation, Judgement, Prepared, base_prompt, missing_answers,
     result_from, unanswered_from,
 };
+pub use quiz::Quiz;
+pub use teach_back::{KeywordValidator, TeachBack, TeachBackValidator, Validation};
 
 use std::fmt;
 use std::str::FromStr;
