@@ -9,7 +9,10 @@
 mod confirm;
 mod interrogation;
 mod multi_party;
+mod quiz;
+mod teach_back;
 pub mod totp;
+mod words;
 
 pub use confirm::Confirm;
 pub use interrogation::{
@@ -17,6 +20,8 @@ pub use interrogation::{
     result_from, unanswered_from,
 };
 pub use multi_party::{MultiParty, MultiPartyError};
+pub use quiz::Quiz;
+pub use teach_back::{KeywordValidator, TeachBack, TeachBackValidator, Validation};
 pub use totp::{
     ConfiguredSecrets, SecretError, SecretProvider, TotpChallenge, TotpSecret, TotpVerifier,
 };
