@@ -427,7 +427,7 @@ async fn fail_mode_escalate() {
 }
 
 #[tokio::test]
-async fn builtin_without_implementation_fails_closed() {
+async fn a_quiz_cannot_be_passed_by_saying_yes() {
     let channel = Arc::new(ScriptedChannel::new([yes_by("alice")]));
     let attesta = Attesta::builder()
         .scorer(fixed(0.7))

@@ -34,7 +34,7 @@ use crate::risk::{AmplifiedScorer, DefaultRiskScorer, RiskAssessment, RiskLevel,
 use crate::trust::{TrustEngine, TrustModel};
 use crate::value::{Value, ValueMap};
 
-use registry::{ChallengeRegistry, Resolved};
+use registry::{ChallengeRegistry, Resolved, ResolvedChallenges};
 
 /// Why an [`Attesta`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ pub struct Attesta {
 struct Inner {
     policy: Policy,
     scorer: Arc<dyn RiskScorer>,
-    challenges: ChallengeRegistry,
+    challenges: ResolvedChallenges,
     audit: Arc<dyn AuditSink>,
     trust: Option<Arc<dyn TrustModel>>,
     events: Option<Arc<EventBus>>,
@@ -198,7 +198,8 @@ impl AttestaBuilder {
     /// Checks the configuration and builds the engine.
     pub fn build(self) -> Result<Attesta, BuildError> {
         let policy = self.policy.unwrap_or_default();
-        let critical = self.challenges.challenge_type(&policy, RiskLevel::Critical);
+        let challenges = self.challenges.resolve_all(&policy);
+        let (critical, _) = challenges.get(RiskLevel::Critical);
         if critical == ChallengeType::AutoApprove && !policy.allow_critical_auto_approve {
             return Err(BuildError::InvalidPolicy(
                 "CRITICAL actions are mapped to auto_approve; set \
@@ -234,7 +235,7 @@ impl AttestaBuilder {
         Ok(Attesta {
             inner: Arc::new(Inner {
                 scorer,
-                challenges: self.challenges,
+                challenges,
                 audit: self
                     .audit
                     .unwrap_or_else(|| Arc::new(MemoryAuditSink::new())),
@@ -325,10 +326,7 @@ impl Attesta {
             let domain = trust_domain(ctx, environment);
             assess::apply_trust(&mut assessed, &**trust, agent, domain);
         }
-        let challenge = self
-            .inner
-            .challenges
-            .challenge_type(&self.inner.policy, assessed.risk.level);
+        let (challenge, _) = self.inner.challenges.get(assessed.risk.level);
         (assessed.risk, challenge, assessed.warnings)
     }
 
@@ -373,8 +371,8 @@ impl Attesta {
             }
         }
         let risk = assessed.risk;
-        let challenge_type = inner.challenges.challenge_type(policy, risk.level);
-        let outcome = self.decide(ctx, &risk, challenge_type).await;
+        let (challenge_type, resolved) = inner.challenges.get(risk.level);
+        let outcome = self.decide(ctx, &risk, challenge_type, resolved).await;
 
         let mut decision = Decision {
             verdict: outcome.verdict,
@@ -410,6 +408,7 @@ impl Attesta {
         ctx: &ActionContext,
         risk: &RiskAssessment,
         challenge_type: ChallengeType,
+        resolved: Resolved,
     ) -> Outcome {
         let inner = &*self.inner;
         let policy = &inner.policy;
@@ -424,7 +423,7 @@ impl Attesta {
                 .insert("skipped_challenge".into(), challenge_type.as_str().into());
             return outcome;
         }
-        let challenge = match inner.challenges.resolve(policy, risk.level) {
+        let challenge = match resolved {
             Resolved::AutoApprove => {
                 return Outcome::without_human(
                     Verdict::Approved,

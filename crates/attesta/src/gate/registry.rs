@@ -1,9 +1,15 @@
 //! Which challenge object answers for a risk level.
+//!
+//! Resolved once when the engine is built (the policy cannot change
+//! afterwards), so an evaluation only clones an `Arc`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::challenge::{Challenge, ChallengeType, ChannelChallenge, Confirm};
+use crate::challenge::{
+    Challenge, ChallengeType, ChannelChallenge, Confirm, Interrogation, MultiParty, Quiz, TeachBack,
+};
 use crate::channel::Channel;
 use crate::policy::Policy;
 use crate::risk::RiskLevel;
@@ -30,16 +36,45 @@ pub(crate) struct ChallengeRegistry {
     pub(crate) channel: Option<Arc<dyn Channel>>,
 }
 
+/// The challenge for every level, fixed at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedChallenges {
+    by_level: BTreeMap<RiskLevel, (ChallengeType, Resolved)>,
+}
+
+impl ResolvedChallenges {
+    /// The reported type and the challenge for `level`.
+    pub(crate) fn get(&self, level: RiskLevel) -> (ChallengeType, Resolved) {
+        self.by_level.get(&level).cloned().unwrap_or_else(|| {
+            // Every level is filled in `resolve_all`; this is unreachable,
+            // and failing closed is the right answer if it ever is not.
+            (
+                ChallengeType::MultiParty,
+                Resolved::Unavailable(ChallengeType::MultiParty, "no challenge resolved".into()),
+            )
+        })
+    }
+}
+
 impl ChallengeRegistry {
-    /// The challenge type that will be reported for `level`.
-    pub(crate) fn challenge_type(&self, policy: &Policy, level: RiskLevel) -> ChallengeType {
-        self.per_level
-            .get(&level)
-            .map_or_else(|| policy.challenge_for(level), |c| c.challenge_type())
+    /// Resolves the challenge of every level under `policy`.
+    pub(crate) fn resolve_all(&self, policy: &Policy) -> ResolvedChallenges {
+        let by_level = RiskLevel::ALL
+            .into_iter()
+            .map(|level| {
+                let resolved = self.resolve(policy, level);
+                let kind = match &resolved {
+                    Resolved::AutoApprove => ChallengeType::AutoApprove,
+                    Resolved::Present(c) => c.challenge_type(),
+                    Resolved::Unavailable(kind, _) => *kind,
+                };
+                (level, (kind, resolved))
+            })
+            .collect();
+        ResolvedChallenges { by_level }
     }
 
-    /// The challenge to present for `level` under `policy`.
-    pub(crate) fn resolve(&self, policy: &Policy, level: RiskLevel) -> Resolved {
+    fn resolve(&self, policy: &Policy, level: RiskLevel) -> Resolved {
         if let Some(instance) = self.per_level.get(&level) {
             return Resolved::Present(Arc::clone(instance));
         }
@@ -59,15 +94,47 @@ impl ChallengeRegistry {
                 ),
             );
         };
-        match kind {
-            ChallengeType::Confirm => Resolved::Present(Arc::new(ChannelChallenge::new(
-                Arc::new(Confirm::new(policy.min_review_for(level, kind))),
+        let min_review = policy.min_review_for(level, kind);
+        let single = |interrogation: Arc<dyn Interrogation>| {
+            Resolved::Present(Arc::new(ChannelChallenge::new(
+                interrogation,
                 Arc::clone(channel),
-            ))),
-            other => Resolved::Unavailable(
-                other,
-                format!("the built-in {other} challenge is not available in this build"),
-            ),
+            )))
+        };
+        match kind {
+            ChallengeType::Confirm => single(Arc::new(Confirm::new(min_review))),
+            ChallengeType::Quiz => single(Arc::new(Quiz::new(policy.quiz, min_review))),
+            ChallengeType::TeachBack => {
+                single(Arc::new(TeachBack::new(policy.teach_back, min_review)))
+            }
+            ChallengeType::MultiParty => {
+                match MultiParty::new(
+                    rotation(policy),
+                    policy.required_approvers,
+                    Arc::clone(channel),
+                ) {
+                    Ok(challenge) => Resolved::Present(Arc::new(challenge)),
+                    Err(err) => Resolved::Unavailable(kind, err.to_string()),
+                }
+            }
+            ChallengeType::AutoApprove => Resolved::AutoApprove,
         }
     }
+}
+
+/// The default multi-party rotation, teach-back → quiz → confirm, each with
+/// its own per-type minimum review time.
+fn rotation(policy: &Policy) -> Vec<Arc<dyn Interrogation>> {
+    let seconds = |kind| {
+        let secs = policy.min_review_seconds.get(&kind).copied().unwrap_or(0.0);
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
+    };
+    vec![
+        Arc::new(TeachBack::new(
+            policy.teach_back,
+            seconds(ChallengeType::TeachBack),
+        )),
+        Arc::new(Quiz::new(policy.quiz, seconds(ChallengeType::Quiz))),
+        Arc::new(Confirm::new(seconds(ChallengeType::Confirm))),
+    ]
 }
