@@ -72,7 +72,7 @@ fn careful_answer(prompt: &Prompt, index: usize) -> String {
 
 #[async_trait]
 impl Channel for HumanChannel {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "test-human"
     }
 
