@@ -17,6 +17,9 @@ pub(crate) enum Command {
     /// Score actions and explain the score.
     #[command(subcommand)]
     Risk(RiskCommand),
+    /// A guided tour in this terminal: sample actions at every risk level,
+    /// each gated for real.
+    Demo(DemoArgs),
     /// Print the version.
     Version,
 }
@@ -45,4 +48,17 @@ pub(crate) struct ScoreArgs {
     /// `hints`, `environment`, `agent_id`, `session_id`, `metadata`.
     #[arg(value_name = "FILE", default_value = "-")]
     pub(crate) input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<DemoCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DemoCommand {
+    /// Show the demo's second approver's current one-time code (run it in
+    /// another terminal while the demo asks for Bob's code).
+    Authenticator,
 }

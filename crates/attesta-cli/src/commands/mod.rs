@@ -1,5 +1,6 @@
 //! One module per command group.
 
+mod demo;
 mod risk;
 
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use crate::cli::{Cli, Command, RiskCommand};
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Risk(RiskCommand::Score(args)) => risk::score(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
