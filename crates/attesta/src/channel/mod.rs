@@ -8,10 +8,14 @@
 mod display;
 mod identity;
 mod scripted;
+#[cfg(unix)]
+mod terminal;
 
 pub use display::sanitize_for_display;
 pub use identity::CodeVerifier;
 pub use scripted::{ScriptedAnswer, ScriptedChannel};
+#[cfg(unix)]
+pub use terminal::{TerminalChannel, TerminalConfig};
 
 use std::fmt;
 use std::time::Duration;
