@@ -407,6 +407,29 @@ async fn fail_mode_allow_is_opt_in_recorded_and_never_for_critical() {
 }
 
 #[tokio::test]
+async fn fail_mode_allow_never_covers_a_cancelled_or_failed_approval() {
+    let policy = Policy {
+        fail_mode: FailMode::Allow,
+        ..Policy::default()
+    };
+    for error in [
+        ChannelError::Cancelled,
+        ChannelError::Failed("3 wrong one-time codes".into()),
+    ] {
+        let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::error(error.clone())]));
+        let attesta = Attesta::builder()
+            .policy(policy.clone())
+            .scorer(fixed(0.45))
+            .channel(channel)
+            .build()
+            .expect("valid");
+        let decision = attesta.evaluate(&medium()).await;
+        assert_eq!(decision.verdict, Verdict::Denied, "{error:?}");
+        assert!(!decision.fail_open);
+    }
+}
+
+#[tokio::test]
 async fn fail_mode_escalate() {
     let policy = Policy {
         fail_mode: FailMode::Escalate,

@@ -393,9 +393,23 @@ fn approvers() -> String {
         {"id": "alice", "code": "111111"},
         {"id": "bob", "code": "654321"},
         {"id": "dave", "os_user": "no-such-account-here"},
-        {"id": "carol"}
+        // Without a code, the OS account is carol's only proof: it must be
+        // the account these tests run as.
+        {"id": "carol", "os_user": current_account()}
     ])
     .to_string()
+}
+
+/// The name of the OS account running the tests (as `id -un` reports it).
+fn current_account() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("`id -un` runs");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 fn multi_party(excluded: &[&str]) -> Run {

@@ -116,9 +116,10 @@ fn tour() -> anyhow::Result<ExitCode> {
         .with_approvers(approvers)
         .with_code_verifier(verifier)
         .with_clock(clock.clone());
-    let channel = Arc::new(TerminalChannel::open(config).map_err(|e| {
-        anyhow::anyhow!("{e}\nattesta demo is interactive: run it in a terminal")
-    })?);
+    let channel =
+        Arc::new(TerminalChannel::open(config).map_err(|e| {
+            anyhow::anyhow!("{e}\nattesta demo is interactive: run it in a terminal")
+        })?);
     let audit = Arc::new(MemoryAuditSink::new());
 
     let mut out = io::stdout();
@@ -149,7 +150,11 @@ fn tour() -> anyhow::Result<ExitCode> {
         print_decision(&mut out, &decision)?;
         decisions.push((step.title, decision));
     }
-    writeln!(out, "Summary ({} audit records written before anything ran):", audit.len())?;
+    writeln!(
+        out,
+        "Summary ({} audit records written before anything ran):",
+        audit.len()
+    )?;
     for (title, decision) in &decisions {
         writeln!(out, "  {:<40} {}", title, decision.verdict)?;
     }
@@ -170,14 +175,26 @@ trait AwaitBlocking: std::future::Future + Sized {
 impl<F: std::future::Future> AwaitBlocking for F {}
 
 fn print_decision(out: &mut impl Write, d: &Decision) -> io::Result<()> {
-    let mark = if d.verdict == Verdict::Approved { "✔" } else { "✘" };
-    writeln!(out, "{mark} {} ({} {:.2}, {})", d.verdict, d.risk.level, d.risk.score, d.challenge)?;
+    let mark = if d.verdict == Verdict::Approved {
+        "✔"
+    } else {
+        "✘"
+    };
+    writeln!(
+        out,
+        "{mark} {} ({} {:.2}, {})",
+        d.verdict, d.risk.level, d.risk.score, d.challenge
+    )?;
     writeln!(out, "  why: {}", d.reason)?;
     if !d.approvers.is_empty() {
         writeln!(out, "  approvers: {}", d.approvers.join(", "))?;
     }
     if d.challenge_result.is_some() {
-        let met = if d.min_review_met { "met" } else { "NOT met (recorded)" };
+        let met = if d.min_review_met {
+            "met"
+        } else {
+            "NOT met (recorded)"
+        };
         writeln!(
             out,
             "  review: {:.1}s (minimum {:.0}s: {met})",
@@ -288,12 +305,15 @@ mod tests {
     fn every_level_and_challenge_is_in_the_tour() {
         let steps = steps();
         let kinds: Vec<_> = steps.iter().map(|s| s.challenge).collect();
-        assert_eq!(kinds, [
-            ChallengeType::AutoApprove,
-            ChallengeType::Confirm,
-            ChallengeType::Quiz,
-            ChallengeType::TeachBack,
-            ChallengeType::MultiParty,
-        ]);
+        assert_eq!(
+            kinds,
+            [
+                ChallengeType::AutoApprove,
+                ChallengeType::Confirm,
+                ChallengeType::Quiz,
+                ChallengeType::TeachBack,
+                ChallengeType::MultiParty,
+            ]
+        );
     }
 }

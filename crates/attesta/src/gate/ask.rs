@@ -165,8 +165,11 @@ pub(crate) fn judge(
     asked
 }
 
-/// Nobody answered: the fail mode decides, except that a CRITICAL action
-/// never fails open.
+/// Nobody answered: the fail mode decides, within limits. `fail_mode`
+/// covers "nobody could be asked" (no channel, no answer in time). A human
+/// who cancelled, or a channel that failed (which includes an approver
+/// failing to prove who they are), never fails open; nor does a CRITICAL
+/// action.
 fn unanswered(
     result: ChallengeResult,
     why: Unanswered,
@@ -175,10 +178,19 @@ fn unanswered(
     min_review: Duration,
 ) -> Asked {
     let cause = result.reason().unwrap_or(why.as_str()).to_owned();
+    let nobody_reachable = matches!(why, Unanswered::NoChannel | Unanswered::TimedOut);
     let (verdict, reason, fail_open) = match fail_mode {
         FailMode::Allow if level == RiskLevel::Critical => (
             Verdict::Denied,
             format!("{cause}; fail_mode allow never applies to CRITICAL actions"),
+            false,
+        ),
+        FailMode::Allow if !nobody_reachable => (
+            Verdict::Denied,
+            format!(
+                "{cause}; fail_mode allow only covers a missing channel or a timeout, \
+                 not a cancelled or failed approval"
+            ),
             false,
         ),
         FailMode::Allow => (
@@ -186,6 +198,7 @@ fn unanswered(
             format!("{cause}; approved without a human because fail_mode is allow"),
             true,
         ),
+        FailMode::Escalate if why == Unanswered::Cancelled => (Verdict::Denied, cause, false),
         FailMode::Escalate => (Verdict::Escalated, format!("{cause}; escalated"), false),
         FailMode::Deny if why == Unanswered::TimedOut => (Verdict::TimedOut, cause, false),
         FailMode::Deny => (Verdict::Denied, cause, false),

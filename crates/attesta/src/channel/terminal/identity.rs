@@ -138,9 +138,8 @@ pub(super) fn approver_principal(
     intro.push_str(&layout.hint("Type the number or the id, then Enter."));
     console.say(&intro)?;
 
-    let approver = pick(console, &eligible, slot, os_user)?;
-    let needs_code =
-        approver.totp_secret.is_some() || verifier.is_some_and(|v| v.has_code(&approver.id));
+    let approver = pick(console, &eligible, slot, os_user, verifier)?;
+    let needs_code = has_code(approver, verifier);
     if needs_code {
         let Some(verifier) = verifier else {
             // Never fall back to a weaker proof than the one configured.
@@ -171,12 +170,34 @@ pub(super) fn approver_principal(
     })
 }
 
+/// Whether the approver proves who they are with a one-time code.
+fn has_code(approver: &ApproverConfig, verifier: Option<&dyn CodeVerifier>) -> bool {
+    approver.totp_secret.is_some() || verifier.is_some_and(|v| v.has_code(&approver.id))
+}
+
+/// The OS account that must be running this terminal for `approver` to
+/// answer: their `os_user` if set. Without a one-time code the account is
+/// the only proof, so it defaults to the approver's own id: otherwise anyone
+/// at the keyboard could claim any code-less approver, and one person could
+/// fill two multi-party slots by typing two names.
+fn required_account<'a>(
+    approver: &'a ApproverConfig,
+    verifier: Option<&dyn CodeVerifier>,
+) -> Option<&'a str> {
+    match approver.os_user.as_deref() {
+        Some(account) => Some(account),
+        None if has_code(approver, verifier) => None,
+        None => Some(&approver.id),
+    }
+}
+
 /// Reads the operator's choice of approver until it is one they may be.
 fn pick<'a>(
     console: &mut Console<'_>,
     eligible: &[&'a ApproverConfig],
     slot: &ApproverSlot,
     os_user: &OsUser,
+    verifier: Option<&dyn CodeVerifier>,
 ) -> Result<&'a ApproverConfig, Halt> {
     let layout = console.layout();
     for _ in 0..MAX_PICKS {
@@ -195,11 +216,17 @@ fn pick<'a>(
                 format!("'{typed}' cannot answer here: already approved, or not allowed to.")
             }
             None => format!("'{typed}' is not one of the approvers listed above."),
-            Some(a) => match a.os_user.as_deref() {
+            Some(a) => match required_account(a, verifier) {
                 Some(required) if required != os_user.name => format!(
                     "'{}' approves from the OS account '{required}', but this terminal \
-                     runs as '{}'.",
-                    a.id, os_user.name
+                     runs as '{}'{}.",
+                    a.id,
+                    os_user.name,
+                    if has_code(a, verifier) {
+                        ""
+                    } else {
+                        " (without a one-time code, the OS account is their only proof)"
+                    }
                 ),
                 _ => return Ok(a),
             },
@@ -423,7 +450,9 @@ mod tests {
 
     #[test]
     fn excluded_and_unknown_approvers_cannot_be_chosen() {
-        let approvers = [approver("alice"), approver("bob")];
+        let mut bob = approver("bob");
+        bob.os_user = Some("ops".to_owned());
+        let approvers = [approver("alice"), bob];
         let (got, out) = run(
             &["alice\r", "mallory\r", "2\r", "1\r"],
             &approvers,
@@ -456,6 +485,28 @@ mod tests {
         assert_eq!(p.verified_by, "os_user");
         assert_eq!(p.weakness.as_deref(), Some(WEAK_IDENTITY));
         assert!(out.contains("Warning:") && out.contains("totp_secret"));
+    }
+
+    #[test]
+    fn without_a_code_the_os_account_is_the_only_proof() {
+        // Code-less approvers without os_user are proven by an OS account
+        // named like them: the person running as 'ops' is neither alice nor
+        // bob, so typing their names gets nowhere.
+        let approvers = [approver("alice"), approver("bob")];
+        let (got, out) = run(
+            &["alice\r", "bob\r", "alice\r", "2\r", "1\r"],
+            &approvers,
+            &[],
+            None,
+        );
+        assert!(
+            matches!(got, Err(Halt::Refused(ChannelError::Failed(_)))),
+            "{got:?}"
+        );
+        assert!(out.contains("the OS account is their only proof"), "{out}");
+        // The approver named like the OS account may answer (weakly).
+        let (got, _) = run(&["ops\r"], &[approver("ops")], &[], None);
+        assert_eq!(got.unwrap().weakness.as_deref(), Some(WEAK_IDENTITY));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Challenge settings under `policy:` (`quiz`, `teach_back`, `totp`) and
 //! the top-level `approvers:` list.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::read::{Field, Section};
@@ -92,6 +92,10 @@ pub(super) fn approvers(
     base_dir: &Path,
 ) -> Result<(), Problem> {
     let mut seen = HashSet::new();
+    // Approvers without a one-time code are proven only by their OS account
+    // (their os_user, else their id): two of them on one account would let
+    // one person approve twice.
+    let mut accounts: HashMap<String, String> = HashMap::new();
     for item in field.items("a list of approvers, each a mapping with at least an id")? {
         let section = Section::new(&item, APPROVER_KEYS)?;
         let Some(id_field) = section.get("id") else {
@@ -121,6 +125,16 @@ pub(super) fn approvers(
             .get("os_user")
             .map(|f| f.non_empty_string().map(str::to_owned))
             .transpose()?;
+        if totp_secret.is_none() {
+            let account = os_user.clone().unwrap_or_else(|| id.clone());
+            if let Some(other) = accounts.insert(account.clone(), id.clone()) {
+                return Err(item.problem(format!(
+                    "approvers '{other}' and '{id}' would both be proven only by the OS account \
+                     '{account}', so one person could approve twice; give each a totp_secret_env \
+                     or totp_secret_file, or distinct os_user accounts"
+                )));
+            }
+        }
         policy.approvers.push(ApproverConfig {
             id,
             totp_secret,
