@@ -238,6 +238,15 @@ async fn builtin_multi_party_with_one_person_in_two_slots_is_denied() {
 }
 
 #[tokio::test]
+async fn prompts_show_the_environment_the_gate_resolved() {
+    let channel = HumanChannel::new([("alice", Behaviour::Careless)]);
+    let (attesta, _) = engine(RiskLevel::Medium, ChallengeType::Confirm, channel.clone());
+    let unnamed = ActionContext::new("update_config"); // no environment: the engine's "ci"
+    attesta.evaluate(&unnamed).await;
+    assert_eq!(channel.seen.lock().unwrap()[0].action.environment, "ci");
+}
+
+#[tokio::test]
 async fn prompts_never_carry_the_correct_choice_marked_or_the_key() {
     let channel = HumanChannel::new([("alice", Behaviour::Careful)]);
     let (attesta, _) = engine(RiskLevel::High, ChallengeType::Quiz, channel.clone());

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use attesta::audit::MemoryAuditSink;
 use attesta::challenge::{ConfiguredSecrets, TotpSecret, TotpVerifier};
 use attesta::channel::{CodeVerifier, TerminalChannel, TerminalConfig};
@@ -93,7 +93,7 @@ fn steps() -> Vec<Step> {
 }
 
 fn tour() -> anyhow::Result<ExitCode> {
-    let me = current_user().context("the demo needs to know your user name ($USER)")?;
+    let me = attesta::channel::current_os_user();
     let secret_file = ensure_demo_secret(&demo_dir())?;
     let approvers = vec![
         ApproverConfig {
@@ -279,14 +279,6 @@ fn base32(bytes: &[u8]) -> String {
         out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
     }
     out
-}
-
-fn current_user() -> anyhow::Result<String> {
-    let name = std::env::var("USER").or_else(|_| std::env::var("LOGNAME"))?;
-    if name.is_empty() {
-        bail!("$USER is empty");
-    }
-    Ok(name)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub use display::sanitize_for_display;
 pub use identity::CodeVerifier;
 pub use scripted::{ScriptedAnswer, ScriptedChannel};
 #[cfg(unix)]
-pub use terminal::{TerminalChannel, TerminalConfig};
+pub use terminal::{TerminalChannel, TerminalConfig, current_os_user};
 
 use std::fmt;
 use std::time::Duration;

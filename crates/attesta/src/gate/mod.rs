@@ -294,9 +294,18 @@ impl Attesta {
 
     /// An engine configured by a policy file (`attesta.yaml` or
     /// `attesta.toml`). Fails if the file is missing or invalid.
+    ///
+    /// On Unix it asks humans at the controlling terminal, with the policy's
+    /// `approvers:` (TOTP-verified where configured) for multi-party
+    /// approval. With no terminal, prompts are unavailable and the gate
+    /// denies (fail closed).
     pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let policy = Policy::from_file(path.as_ref())?;
-        Self::builder().policy(policy).build()
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+        let builder = Self::builder().clock(Arc::clone(&clock));
+        #[cfg(unix)]
+        let builder = builder.channel(terminal_channel(&policy, clock)?);
+        builder.policy(policy).build()
     }
 
     /// The policy in force.
@@ -448,7 +457,18 @@ impl Attesta {
                 ("risk_level", risk.level.as_str().into()),
             ]
         });
-        let result = ask::present_with_timeout(&*challenge, ctx, risk, policy.timeout).await;
+        // The human must see the environment the action was judged for, even
+        // when the context did not name one. Cloning is fine here: a human
+        // is about to spend seconds on this.
+        let shown = if ctx.environment.is_empty() {
+            std::borrow::Cow::Owned(
+                ctx.clone()
+                    .with_environment(self.inner.default_environment.clone()),
+            )
+        } else {
+            std::borrow::Cow::Borrowed(ctx)
+        };
+        let result = ask::present_with_timeout(&*challenge, &shown, risk, policy.timeout).await;
         self.emit(EventType::ChallengeCompleted, || {
             [
                 ("action_name", ctx.function_name.as_str().into()),
@@ -648,6 +668,24 @@ impl Attesta {
             .map_err(|e| GateError::Runtime(e.to_string()))?;
         Ok(runtime.block_on(self.gate(ctx, action))?)
     }
+}
+
+/// The terminal channel for a policy: its approvers, checked by TOTP where
+/// they have a secret.
+#[cfg(unix)]
+fn terminal_channel(
+    policy: &Policy,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Channel>, BuildError> {
+    use crate::challenge::{ConfiguredSecrets, TotpVerifier};
+    use crate::channel::{TerminalChannel, TerminalConfig};
+    let secrets = Arc::new(ConfiguredSecrets::from_approvers(&policy.approvers));
+    let verifier = TotpVerifier::new(policy.totp, secrets, Arc::clone(&clock))
+        .map_err(|e| BuildError::InvalidPolicy(format!("policy.totp: {e}")))?;
+    let config = TerminalConfig::from_policy(policy)
+        .with_code_verifier(Arc::new(verifier))
+        .with_clock(clock);
+    Ok(Arc::new(TerminalChannel::new(config)))
 }
 
 fn denied(ctx: &ActionContext, decision: Decision) -> Denied {

@@ -147,6 +147,13 @@ pub struct TerminalChannel {
     config: Arc<TerminalConfig>,
 }
 
+/// The name of the OS account this process runs as, as the terminal channel
+/// resolves it (from the user id and `/etc/passwd`, not trusting `$USER`
+/// alone).
+pub fn current_os_user() -> String {
+    identity::OsUser::current().name
+}
+
 impl TerminalChannel {
     /// A channel that looks for the terminal only when it asks.
     pub fn new(config: TerminalConfig) -> Self {

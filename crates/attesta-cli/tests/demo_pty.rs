@@ -1,0 +1,286 @@
+//! `attesta demo` driven through a real pseudo-terminal, as a person would
+//! use it: every challenge passes only with correct answers.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use rustix::termios::{self, Winsize};
+
+/// Longest wait for any one thing to appear.
+const STEP: Duration = Duration::from_secs(30);
+
+/// `attesta` running in its own session with a pseudo-terminal as its
+/// controlling terminal and as stdin/stdout/stderr.
+struct Session {
+    child: Child,
+    master: std::fs::File,
+    screen: Arc<Mutex<Vec<u8>>>,
+    seen: usize,
+}
+
+impl Session {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let master: OwnedFd =
+            openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .unwrap();
+        let size = Winsize {
+            ws_row: 60,
+            ws_col: 120,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        termios::tcsetwinsize(&slave, size).unwrap();
+        let slave = std::fs::File::from(slave);
+        // util-linux `setsid --ctty` makes the terminal on stdin the new
+        // session's controlling terminal (no unsafe pre_exec needed).
+        let child = Command::new("setsid")
+            .args(["--ctty", "--wait", env!("CARGO_BIN_EXE_attesta")])
+            .args(args)
+            .current_dir(dir)
+            .env("TERM", "xterm-256color")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("setsid (util-linux) runs attesta");
+        let master = std::fs::File::from(master);
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Self {
+            child,
+            master,
+            screen,
+            seen: 0,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits for `needle` after what was already matched; returns the text
+    /// between the previous match and the end of this one.
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let text = self.text();
+            if let Some(at) = text.get(self.seen..).and_then(|rest| rest.find(needle)) {
+                let start = self.seen;
+                self.seen += at + needle.len();
+                return text[start..self.seen].to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {STEP:?} for {needle:?}; screen:\n{}",
+                &text[self.seen.min(text.len())..]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.master.write_all(line.as_bytes()).unwrap();
+        self.master.write_all(b"\r").unwrap();
+    }
+
+    fn finish(mut self) -> String {
+        let deadline = Instant::now() + STEP;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "attesta demo did not exit:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        self.text()
+    }
+}
+
+/// The current code of the demo's second approver, as `attesta demo
+/// authenticator` prints it (Bob's "phone").
+fn bobs_code(dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_attesta"))
+        .args(["demo", "authenticator"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace()
+        .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .to_owned()
+}
+
+/// Answers a quiz question the way someone who read the action would.
+fn quiz_answer(question: &str) -> &'static str {
+    if question.contains("directory") {
+        "/var/data/reports"
+    } else if question.contains("file") {
+        "q3.csv"
+    } else if question.contains("environment") {
+        "demo"
+    } else if question.contains("What will this action do") {
+        "drop table"
+    } else {
+        panic!("unexpected question: {question}")
+    }
+}
+
+/// Answers every quiz question that appears until the decision is printed.
+fn answer_quiz(s: &mut Session) {
+    loop {
+        let chunk = s.expect("> ");
+        if chunk.contains("approved (") || chunk.contains("denied (") {
+            return;
+        }
+        let question = chunk
+            .lines()
+            .rev()
+            .find(|l| l.contains('?'))
+            .unwrap_or("")
+            .to_owned();
+        s.send(quiz_answer(&question));
+        // Multi-party ends the quiz with the verdict; otherwise more questions.
+        std::thread::sleep(Duration::from_millis(200));
+        let text = s.text();
+        if text[s.seen..].contains("approved (") || text[s.seen..].contains("denied (") {
+            return;
+        }
+    }
+}
+
+#[test]
+fn careful_answers_pass_every_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start(dir.path(), &["demo"]);
+    s.expect("1. LOW");
+    s.expect("approved (low");
+    s.expect("Approve this action?");
+    s.expect("> ");
+    s.send("yes");
+    s.expect("approved (medium");
+    s.expect("QUIZ");
+    answer_quiz(&mut s);
+    s.expect("TEACH-BACK");
+    s.expect("> ");
+    s.send(
+        "It replaces the credentials of the payments service with new ones and keeps the old \
+         ones valid for another day so clients can switch over without failing",
+    );
+    s.expect("approved (high 0.70, teach_back)");
+    // CRITICAL: me (proven by my OS account) then Bob (proven by his code).
+    s.expect("Approver 1 of 2");
+    s.expect("> ");
+    s.send("1");
+    s.expect("> ");
+    s.send(
+        "This removes the whole user sessions table from the production database, which logs \
+         every user out and the data cannot come back without a backup",
+    );
+    s.expect("Approver 2 of 2");
+    s.expect("> ");
+    s.send("bob");
+    s.expect("One-time code for bob");
+    s.expect("> ");
+    let code = bobs_code(dir.path());
+    s.send(&code);
+    s.expect("one-time code accepted");
+    answer_quiz(&mut s);
+    let screen = s.finish();
+    let summary = &screen[screen.find("Summary").expect("summary printed")..];
+    assert_eq!(summary.matches("approved").count(), 5, "{summary}");
+    assert!(screen.contains("approvers: "), "{screen}");
+}
+
+#[test]
+fn wrong_or_withheld_answers_are_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start(dir.path(), &["demo"]);
+    s.expect("Approve this action?");
+    s.expect("> ");
+    s.send("sure"); // not an explicit yes
+    s.expect("denied (medium");
+    s.expect("QUIZ");
+    s.expect("> ");
+    s.send("A"); // a guess
+    s.expect("> ");
+    s.send("report.csv");
+    s.expect("> ");
+    s.send("production");
+    s.expect("denied (high 0.70, quiz)");
+    s.expect("TEACH-BACK");
+    s.expect("> ");
+    s.send("rotate_credentials(service='payments', keep_old_for_hours=24)"); // copied, not explained
+    s.expect("denied (high 0.70, teach_back)");
+    s.expect("Approver 1 of 2");
+    s.expect("> ");
+    s.send("bob");
+    s.expect("One-time code for bob");
+    for _ in 0..3 {
+        s.expect("> ");
+        s.send("000000");
+    }
+    s.expect("denied (critical");
+    let screen = s.finish();
+    let summary = &screen[screen.find("Summary").expect("summary printed")..];
+    assert_eq!(summary.matches("denied").count(), 4, "{summary}");
+    assert_eq!(
+        summary.matches("approved").count(),
+        1,
+        "only the LOW action runs: {summary}"
+    );
+}
+
+#[test]
+fn ctrl_c_denies_the_action_in_front_of_you() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Session::start(dir.path(), &["demo"]);
+    s.expect("Approve this action?");
+    s.expect("> ");
+    s.master.write_all(&[0x03]).unwrap(); // Ctrl-C
+    s.expect("denied (medium");
+    s.child.kill().ok();
+}
+
+#[test]
+fn the_demo_needs_a_terminal() {
+    // A new session without --ctty has no controlling terminal at all.
+    let out = Command::new("setsid")
+        .args(["--wait", env!("CARGO_BIN_EXE_attesta"), "demo"])
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run it in a terminal"), "{err}");
+}
