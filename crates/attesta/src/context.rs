@@ -154,7 +154,9 @@ impl ActionContext {
     /// This exact string is stored in audit records as `action_description`,
     /// so it follows Python's `repr` rules (see [`Value::py_repr`]).
     pub fn description(&self) -> String {
-        let mut out = String::with_capacity(self.function_name.len() + 16);
+        // Room for typical arguments, so building the string rarely
+        // reallocates (it is built for every audit record).
+        let mut out = String::with_capacity(self.function_name.len() + 64);
         out.push_str(&self.function_name);
         out.push('(');
         let mut first = true;

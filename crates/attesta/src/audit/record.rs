@@ -110,18 +110,19 @@ pub fn python_isoformat(t: &DateTime<Local>) -> String {
 
 /// Appends `value` zero-padded to `width` digits (more if it needs them).
 fn push_digits(out: &mut String, value: u32, width: usize) {
+    // At most 10 digits for a u32; fill from the right, then append the
+    // used tail in one go.
     let mut buf = [b'0'; 10];
     let mut n = value;
-    let mut i = buf.len();
+    let mut start = buf.len();
     while n > 0 {
-        i -= 1;
-        buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    for &b in &buf[start..] {
-        out.push(char::from(b));
-    }
+    let start = start.min(buf.len().saturating_sub(width));
+    // Only ASCII digits were written, so this never fails.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -352,7 +352,12 @@ impl Attesta {
     pub async fn evaluate(&self, ctx: &ActionContext) -> Decision {
         let inner = &*self.inner;
         let policy = &inner.policy;
-        let intercepted_at = ctx.timestamp.unwrap_or_else(|| inner.clock.now());
+        // One wall-clock reading per evaluation; the decision time is that
+        // plus the monotonic time elapsed (a wall-clock read with the local
+        // time zone costs more than scoring a typical call).
+        let started = inner.clock.monotonic();
+        let now = inner.clock.now();
+        let intercepted_at = ctx.timestamp.unwrap_or(now);
         let environment = self.environment_of(ctx);
         let action = ctx.function_name.as_str();
 
@@ -397,7 +402,7 @@ impl Attesta {
             fail_open: outcome.fail_open,
             audit_entry_id: None,
             intercepted_at,
-            decided_at: inner.clock.now(),
+            decided_at: now + inner.clock.monotonic().saturating_sub(started),
             environment: environment.to_owned(),
             metadata: outcome.metadata,
             warnings: assessed.warnings,
