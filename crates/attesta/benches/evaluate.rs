@@ -32,7 +32,8 @@ fn evaluate_auto_approve(c: &mut Criterion) {
     assert!(runtime.block_on(attesta.evaluate(&ctx)).is_approved());
     // Measured inside one runtime, as an async caller uses it.
     c.bench_function("evaluate/auto_approve/memory_sink", |b| {
-        b.to_async(&runtime).iter(|| attesta.evaluate(black_box(&ctx)));
+        b.to_async(&runtime)
+            .iter(|| attesta.evaluate(black_box(&ctx)));
     });
     // The same with a fresh `block_on` per call, for synchronous callers.
     c.bench_function("evaluate/auto_approve/memory_sink/block_on_each", |b| {

@@ -23,6 +23,15 @@ fn fixed(score: f64) -> Arc<FixedRiskScorer> {
     Arc::new(FixedRiskScorer::new(score).expect("score in range"))
 }
 
+/// An engine with this policy and a fixed score, no channel.
+fn with_policy(policy: Policy, score: f64) -> Attesta {
+    Attesta::builder()
+        .policy(policy)
+        .scorer(fixed(score))
+        .build()
+        .expect("valid")
+}
+
 fn yes_by(who: &str) -> ScriptedAnswer {
     ScriptedAnswer::answers(["yes"]).by(who)
 }
@@ -435,11 +444,7 @@ async fn fail_mode_escalate() {
         fail_mode: FailMode::Escalate,
         ..Policy::default()
     };
-    let attesta = Attesta::builder()
-        .policy(policy)
-        .scorer(fixed(0.45))
-        .build()
-        .expect("valid");
+    let attesta = with_policy(policy, 0.45);
     let ran = AtomicUsize::new(0);
     let err = attesta
         .gate(&medium(), || ran.fetch_add(1, Ordering::SeqCst))
@@ -657,11 +662,7 @@ async fn audit_only_records_the_skipped_challenge() {
         mode: GateMode::AuditOnly,
         ..Policy::default()
     };
-    let attesta = Attesta::builder()
-        .policy(policy)
-        .scorer(fixed(0.45))
-        .build()
-        .expect("valid");
+    let attesta = with_policy(policy, 0.45);
     let decision = attesta.evaluate(&medium()).await;
     assert!(decision.is_approved());
     assert_eq!(

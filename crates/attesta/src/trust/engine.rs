@@ -173,24 +173,13 @@ impl TrustEngine {
         domain: &str,
         risk_score: f64,
     ) -> Result<(), TrustError> {
-        ensure_finite(agent_id, risk_score)?;
-        let settings = &self.settings;
-        self.mutate(|profiles, now| {
-            let profile = profile_entry(profiles, agent_id, settings, now);
-            profile.push_record(
-                record(now, action_name, domain, TrustOutcome::Success, risk_score),
-                settings.history_limit,
-            );
-            profile.last_action_at = Some(now);
-            profile.overall_score = trust_of(profile, None, now, settings);
-            if !domain.is_empty() {
-                let domain_trust = trust_of(profile, Some(domain), now, settings);
-                profile
-                    .domain_scores
-                    .insert(domain.to_owned(), domain_trust);
-            }
-            Ok(())
-        })
+        self.record_outcome(
+            agent_id,
+            action_name,
+            domain,
+            TrustOutcome::Success,
+            risk_score,
+        )
     }
 
     /// Records that a human denied an action of `agent_id`: appends a
@@ -204,15 +193,44 @@ impl TrustEngine {
         domain: &str,
         risk_score: f64,
     ) -> Result<(), TrustError> {
+        self.record_outcome(
+            agent_id,
+            action_name,
+            domain,
+            TrustOutcome::Denied,
+            risk_score,
+        )
+    }
+
+    /// Appends an outcome, sets `last_action_at`, and for a success refreshes
+    /// the informational scores (the reference leaves them alone on a
+    /// denial).
+    fn record_outcome(
+        &self,
+        agent_id: &str,
+        action_name: &str,
+        domain: &str,
+        outcome: TrustOutcome,
+        risk_score: f64,
+    ) -> Result<(), TrustError> {
         ensure_finite(agent_id, risk_score)?;
         let settings = &self.settings;
         self.mutate(|profiles, now| {
             let profile = profile_entry(profiles, agent_id, settings, now);
             profile.push_record(
-                record(now, action_name, domain, TrustOutcome::Denied, risk_score),
+                record(now, action_name, domain, outcome, risk_score),
                 settings.history_limit,
             );
             profile.last_action_at = Some(now);
+            if outcome == TrustOutcome::Success {
+                profile.overall_score = trust_of(profile, None, now, settings);
+                if !domain.is_empty() {
+                    let domain_trust = trust_of(profile, Some(domain), now, settings);
+                    profile
+                        .domain_scores
+                        .insert(domain.to_owned(), domain_trust);
+                }
+            }
             Ok(())
         })
     }

@@ -482,16 +482,8 @@ mod tests {
 
     #[test]
     fn provider_debug_output_never_contains_secrets() {
-        let secret = TotpSecret::from_base32(RFC_KEY_B32).expect("secret");
-        let printed = format!("{secret:?} {secret:#?}");
-        assert_eq!(format!("{secret:?}"), "TotpSecret(<redacted>)");
-        assert!(!printed.contains(RFC_KEY_B32));
-        assert!(!printed.contains("1234567890"));
-        assert!(
-            !printed.contains("49, 50, 51"),
-            "raw bytes leaked: {printed}"
-        );
-
+        // The secret's own Debug is tested in `secret.rs`; this checks the
+        // provider, which holds sources and reads secrets on demand.
         let (_dir, path) = secret_file(RFC_KEY_B32, 0o600);
         let secrets = with_env(
             &[
