@@ -18,7 +18,9 @@ use attesta::{ActionContext, Attesta, ChallengeType, Policy, RiskLevel, Verdict}
 enum Behaviour {
     /// Reads the action and answers correctly.
     Careful,
-    /// Picks the first option / types nothing useful.
+    /// Did not read the action: picks a wrong option, types a wrong value,
+    /// and "explains" with a platitude. (Never right by chance: a random
+    /// letter would be, now and then.)
     Careless,
     /// Pastes the call text as the explanation.
     Copier,
@@ -58,6 +60,8 @@ fn careful_answer(prompt: &Prompt, index: usize) -> String {
         "q3.csv"
     } else if text.contains("environment") {
         prompt.action.environment.as_str()
+    } else if text.contains("approve this action") {
+        "yes"
     } else if text.contains("table") {
         "user_sessions"
     } else {
@@ -67,6 +71,31 @@ fn careful_answer(prompt: &Prompt, index: usize) -> String {
         // Answer choice questions by letter, as people do.
         Some(i) => char::from(b'A' + u8::try_from(i).unwrap()).to_string(),
         None => want.to_owned(),
+    }
+}
+
+/// A wrong answer to question `index`: an option other than the right one,
+/// a wrong value, or an empty platitude.
+fn careless_answer(prompt: &Prompt, index: usize) -> String {
+    let q = &prompt.questions[index];
+    match q.kind {
+        QuestionKind::Explanation => "Looks fine to me, go ahead and do it.".to_owned(),
+        QuestionKind::FreeText => "no idea".to_owned(),
+        QuestionKind::Choice => {
+            let right = careful_answer(prompt, index);
+            let right_value = right
+                .chars()
+                .next()
+                .filter(|_| right.len() == 1)
+                .and_then(|c| q.options.get(usize::from(u8::try_from(c).unwrap() - b'A')))
+                .cloned()
+                .unwrap_or(right);
+            q.options
+                .iter()
+                .find(|o| **o != right_value)
+                .cloned()
+                .expect("a choice has a wrong option")
+        }
     }
 }
 
@@ -87,7 +116,7 @@ impl Channel for HumanChannel {
         let answers = (0..prompt.questions.len())
             .map(|i| match behaviour {
                 Behaviour::Careful => careful_answer(prompt, i),
-                Behaviour::Careless => "A".to_owned(),
+                Behaviour::Careless => careless_answer(prompt, i),
                 Behaviour::Copier => prompt.action.call.clone(),
                 Behaviour::Blank => "   ".to_owned(),
             })

@@ -1,9 +1,11 @@
 //! The audit trail seam: every decision is written through an [`AuditSink`]
 //! before the action runs; if the write fails, the action does not run.
 
+pub mod canonical;
 mod memory;
 mod record;
 
+pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
 pub use memory::MemoryAuditSink;
 pub use record::{AuditRecord, python_isoformat};
 
