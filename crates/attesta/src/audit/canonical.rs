@@ -132,7 +132,7 @@ pub fn record_line(record: &AuditRecord, previous_hash: &str) -> ChainedLine {
 /// `chain_hash` included only when given.
 fn render(r: &AuditRecord, previous_hash: &str, chain_hash: Option<&str>) -> String {
     let mut out = String::with_capacity(640 + r.action_description.len());
-    let mut field = |out: &mut String, key: &str, first: bool| {
+    let field = |out: &mut String, key: &str, first: bool| {
         if !first {
             out.push(',');
         }
@@ -203,6 +203,7 @@ mod tests {
     use super::*;
     use crate::value::ValueMap;
 
+    #[allow(clippy::too_many_arguments)] // mirrors the vector's fields one to one
     fn fixture_entry(
         entry_id: &str,
         action: &str,
