@@ -2,10 +2,12 @@
 //! before the action runs; if the write fails, the action does not run.
 
 pub mod canonical;
+mod log;
 mod memory;
 mod record;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
+pub use log::{FsyncMode, JsonlAuditLog, RepairOutcome, Tail};
 pub use memory::MemoryAuditSink;
 pub use record::{AuditRecord, python_isoformat};
 

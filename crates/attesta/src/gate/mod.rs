@@ -21,7 +21,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::audit::{AuditRecord, AuditSink, MemoryAuditSink};
+use crate::audit::{AuditRecord, AuditSink, JsonlAuditLog, MemoryAuditSink};
 use crate::challenge::{Challenge, ChallengeType};
 use crate::channel::Channel;
 use crate::clock::{Clock, SystemClock};
@@ -295,14 +295,17 @@ impl Attesta {
     /// An engine configured by a policy file (`attesta.yaml` or
     /// `attesta.toml`). Fails if the file is missing or invalid.
     ///
-    /// On Unix it asks humans at the controlling terminal, with the policy's
+    /// Decisions are written to the policy's audit log (`audit.path`, by
+    /// default `.attesta/audit.jsonl`). On Unix it asks humans at the
+    /// controlling terminal, with the policy's
     /// `approvers:` (TOTP-verified where configured) for multi-party
     /// approval. With no terminal, prompts are unavailable and the gate
     /// denies (fail closed).
     pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let policy = Policy::from_file(path.as_ref())?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-        let builder = Self::builder().clock(Arc::clone(&clock));
+        let audit = Arc::new(JsonlAuditLog::new(policy.audit.path.clone()));
+        let builder = Self::builder().clock(Arc::clone(&clock)).audit(audit);
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);
         builder.policy(policy).build()
