@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use attesta::audit::MemoryAuditSink;
+use attesta::audit::JsonlAuditLog;
 use attesta::challenge::{ConfiguredSecrets, TotpSecret, TotpVerifier};
 use attesta::channel::{CodeVerifier, TerminalChannel, TerminalConfig};
 use attesta::clock::SystemClock;
@@ -120,7 +120,10 @@ fn tour() -> anyhow::Result<ExitCode> {
         Arc::new(TerminalChannel::open(config).map_err(|e| {
             anyhow::anyhow!("{e}\nattesta demo is interactive: run it in a terminal")
         })?);
-    let audit = Arc::new(MemoryAuditSink::new());
+    // The demo's decisions go where real ones would: the policy's audit log.
+    let (site_policy, _) = crate::config::load_policy(None)?;
+    let log_path = site_policy.audit.path.clone();
+    let audit = Arc::new(JsonlAuditLog::new(log_path.clone()));
 
     let mut out = io::stdout();
     writeln!(
@@ -152,8 +155,9 @@ fn tour() -> anyhow::Result<ExitCode> {
     }
     writeln!(
         out,
-        "Summary ({} audit records written before anything ran):",
-        audit.len()
+        "Summary ({} decisions, each written to {} before its action could run):",
+        decisions.len(),
+        log_path.display()
     )?;
     for (title, decision) in &decisions {
         writeln!(out, "  {:<40} {}", title, decision.verdict)?;
