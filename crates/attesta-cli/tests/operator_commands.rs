@@ -327,3 +327,57 @@ fn revoke_and_reset_need_confirmation_and_refuse_without_a_terminal() {
     );
     assert_eq!(code(&out), 1);
 }
+
+/// Runs `attesta` with a pseudo-terminal as standard input, typing `answer`.
+#[cfg(unix)]
+fn run_with_terminal(dir: &Path, args: &[&str], answer: &str) -> Output {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Write as _;
+
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .unwrap();
+    let mut master = fs::File::from(master);
+    master.write_all(answer.as_bytes()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_attesta"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::from(fs::File::from(slave)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(master);
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn revoke_asks_on_the_terminal_and_only_yes_proceeds() {
+    let dir = tempfile::tempdir().unwrap();
+    store(dir.path());
+    let revoked = || -> bool {
+        let out = run(
+            dir.path(),
+            &["trust", "show", "good", "--json", "--store", "trust.json"],
+        );
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["revoked"] == true
+    };
+    let args = ["trust", "--store", "trust.json", "revoke", "good"];
+    let out = run_with_terminal(dir.path(), &args, "n\n");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("[y/N]"), "{}", stderr(&out));
+    assert!(!revoked());
+    let out = run_with_terminal(dir.path(), &args, "yes\n");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(revoked());
+}
