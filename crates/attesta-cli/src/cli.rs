@@ -22,6 +22,91 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Print the version.
     Version,
+    /// Create a commented attesta.yaml and the audit signing key pair.
+    Init(InitArgs),
+    /// Work with the audit log.
+    Audit(AuditArgs),
+    /// Show, list, revoke or reset agents' trust.
+    Trust(TrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Overwrite an existing attesta.yaml and replace the signing key pair.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// Audit log (default: audit.path from ./attesta.yaml, else
+    /// .attesta/audit.jsonl). Accepted before or after the subcommand.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) log: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Sign a checkpoint of the log's length and last hash and append it to
+    /// <log>.checkpoints.
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointArgs {
+    /// Signing key (default: audit.key from ./attesta.yaml, else
+    /// .attesta/audit.key).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the checkpoint as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrustArgs {
+    /// Trust store (default: trust.store from ./attesta.yaml, else
+    /// .attesta/trust.json). Accepted before or after the subcommand.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: TrustCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrustCommand {
+    /// Show one agent's trust profile.
+    Show {
+        /// The agent id (exact, case-sensitive).
+        agent: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every agent in the store.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent: its trust is 0 until reset.
+    Revoke {
+        /// The agent id (exact, case-sensitive).
+        agent: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Start an agent over: lift a revocation and forget its history.
+    Reset {
+        /// The agent id (exact, case-sensitive).
+        agent: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

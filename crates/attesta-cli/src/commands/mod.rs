@@ -1,7 +1,10 @@
 //! One module per command group.
 
+mod audit;
 mod demo;
+mod init;
 mod risk;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -11,6 +14,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Risk(RiskCommand::Score(args)) => risk::score(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Audit(args) => audit::run(&args),
+        Command::Trust(args) => trust::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -1,12 +1,24 @@
 //! The audit trail seam: every decision is written through an [`AuditSink`]
 //! before the action runs; if the write fails, the action does not run.
+//!
+//! The v1 log format lives in [`canonical`]; signed checkpoints, which catch
+//! a deleted tail or a rewritten history that the bare chain cannot, in
+//! [`checkpoint`] with their keys in [`keys`].
 
 pub mod canonical;
+pub mod checkpoint;
+pub mod keys;
 mod log;
 mod memory;
 mod record;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
+pub use checkpoint::{
+    Checkpoint, CheckpointError, CheckpointIssue, CheckpointPolicy, CheckpointProblem,
+    CheckpointReport, Checkpointer, LogHead, checkpoint_log, checkpoints_path, read_log_head,
+    verify_checkpoints,
+};
+pub use keys::{AuditPublicKey, AuditSigningKey, KeyError};
 pub use log::{FsyncMode, JsonlAuditLog, RepairOutcome, Tail};
 pub use memory::MemoryAuditSink;
 pub use record::{AuditRecord, python_isoformat};

@@ -93,6 +93,30 @@ pub struct AuditSettings {
     pub tenant_id: String,
     /// Optional key for keyed hashing, as in the reference's `hmac_key`.
     pub hmac_key: Option<String>,
+    /// Sign a checkpoint after every this many entries
+    /// (`audit.checkpoint_every`); `None` (the default) leaves checkpoints to
+    /// `attesta audit checkpoint`.
+    pub checkpoint_every: Option<u64>,
+    /// The checkpoint signing key file (`audit.key`, default
+    /// `.attesta/audit.key` next to the policy file).
+    pub key_path: PathBuf,
+    /// The checkpoint public key file (`audit.public_key`, default
+    /// `.attesta/audit.pub` next to the policy file).
+    pub public_key_path: PathBuf,
+}
+
+impl AuditSettings {
+    /// Default `audit.key`, relative to the policy file's directory.
+    pub const DEFAULT_KEY_PATH: &'static str = ".attesta/audit.key";
+    /// Default `audit.public_key`, relative to the policy file's directory.
+    pub const DEFAULT_PUBLIC_KEY_PATH: &'static str = ".attesta/audit.pub";
+
+    /// When the log writer should sign checkpoints.
+    pub fn checkpoint_policy(&self) -> crate::audit::CheckpointPolicy {
+        crate::audit::CheckpointPolicy {
+            every: self.checkpoint_every,
+        }
+    }
 }
 
 // Hand-written so the HMAC key never reaches logs or error output.
@@ -102,6 +126,9 @@ impl std::fmt::Debug for AuditSettings {
             .field("path", &self.path)
             .field("tenant_id", &self.tenant_id)
             .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<redacted>"))
+            .field("checkpoint_every", &self.checkpoint_every)
+            .field("key_path", &self.key_path)
+            .field("public_key_path", &self.public_key_path)
             .finish()
     }
 }
@@ -112,6 +139,9 @@ impl Default for AuditSettings {
             path: PathBuf::from(".attesta/audit.jsonl"),
             tenant_id: "default".to_owned(),
             hmac_key: None,
+            checkpoint_every: None,
+            key_path: PathBuf::from(Self::DEFAULT_KEY_PATH),
+            public_key_path: PathBuf::from(Self::DEFAULT_PUBLIC_KEY_PATH),
         }
     }
 }

@@ -299,6 +299,29 @@ impl TrustEngine {
         })
     }
 
+    /// Starts `agent_id` over: lifts any revocation and forgets its history,
+    /// domain scores and last action, so its trust is `initial_score` again
+    /// (a well-trusted agent drops to it, a revoked one rises to it). The
+    /// incident count and `created_at` stay: incidents never decrease.
+    /// Fails with [`TrustError::UnknownAgent`] for an agent the store has
+    /// never seen.
+    pub fn reset(&self, agent_id: &str) -> Result<(), TrustError> {
+        let settings = &self.settings;
+        self.mutate(|profiles, now| {
+            let profile = profiles
+                .get_mut(agent_id)
+                .ok_or_else(|| TrustError::UnknownAgent {
+                    agent_id: agent_id.to_owned(),
+                })?;
+            profile.revoked_at = None;
+            profile.history.clear();
+            profile.domain_scores.clear();
+            profile.last_action_at = None;
+            profile.overall_score = trust_of(profile, None, now, settings);
+            Ok(())
+        })
+    }
+
     /// A snapshot of what the engine knows about `agent_id`, or `None` if it
     /// has never recorded anything for it. Never creates a profile. While a
     /// persistent store is broken (see [`TrustEngine::compute_trust`]), this
@@ -435,6 +458,29 @@ mod tests {
 
     fn engine(clock: &ManualClock) -> TrustEngine {
         engine_with(TrustSettings::default(), clock)
+    }
+
+    #[test]
+    fn reset_lifts_revocation_and_forgets_history_but_not_incidents() {
+        let e = engine(&clock());
+        e.record_success("bot", "deploy", "ci", 0.6).unwrap();
+        assert_eq!(e.compute_trust("bot", None), 0.9);
+        e.revoke("bot").unwrap();
+        assert_eq!(e.compute_trust("bot", None), 0.0);
+        e.reset("bot").unwrap();
+        assert_eq!(e.compute_trust("bot", None), 0.3);
+        let p = e.profile("bot").unwrap();
+        assert!(p.history.is_empty() && p.domain_scores.is_empty());
+        assert_eq!(
+            (p.revoked_at, p.last_action_at, p.incidents),
+            (None, None, 3)
+        );
+        assert_eq!(p.overall_score, 0.3);
+        assert!(matches!(
+            e.reset("nobody"),
+            Err(TrustError::UnknownAgent { .. })
+        ));
+        assert!(e.profile("nobody").is_none());
     }
 
     #[test]

@@ -6,13 +6,28 @@ use super::read::{Field, Section};
 use crate::policy::AuditSettings;
 use crate::policy::tree::{Problem, quote};
 
+/// Largest `audit.checkpoint_every`; any more and a checkpoint would
+/// practically never be taken.
+const MAX_CHECKPOINT_EVERY: i128 = 1_000_000_000;
+
 /// Applies the `audit:` section to `audit`.
 pub(super) fn apply(
     audit: &mut AuditSettings,
     field: &Field<'_>,
     base_dir: &Path,
 ) -> Result<(), Problem> {
-    let section = Section::new(field, &["backend", "path", "tenant_id", "hmac_key"])?;
+    let section = Section::new(
+        field,
+        &[
+            "backend",
+            "path",
+            "tenant_id",
+            "hmac_key",
+            "checkpoint_every",
+            "key",
+            "public_key",
+        ],
+    )?;
     if let Some(f) = section.get("backend") {
         match f.token()?.as_str() {
             "legacy" => {}
@@ -49,5 +64,27 @@ pub(super) fn apply(
         }
         audit.hmac_key = Some(key.to_owned());
     }
+    if let Some(f) = section.get("checkpoint_every") {
+        let every = f.whole_in(
+            1,
+            MAX_CHECKPOINT_EVERY,
+            "a whole number of entries, 1 or more",
+        )?;
+        // Range-checked above, so it fits.
+        audit.checkpoint_every = Some(u64::try_from(every).unwrap_or(u64::MAX));
+    }
+    if let Some(f) = section.get("key") {
+        audit.key_path = base_dir.join(f.non_empty_string()?);
+    }
+    if let Some(f) = section.get("public_key") {
+        audit.public_key_path = base_dir.join(f.non_empty_string()?);
+    }
     Ok(())
+}
+
+/// Anchors the default key paths at the policy file's directory, like
+/// `trust.store`; called whether or not the file has an `audit:` section.
+pub(super) fn anchor_defaults(audit: &mut AuditSettings, base_dir: &Path) {
+    audit.key_path = base_dir.join(AuditSettings::DEFAULT_KEY_PATH);
+    audit.public_key_path = base_dir.join(AuditSettings::DEFAULT_PUBLIC_KEY_PATH);
 }

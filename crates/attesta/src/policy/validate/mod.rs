@@ -47,6 +47,7 @@ pub(super) fn policy(
     base_dir: &Path,
 ) -> Result<(Policy, Vec<Problem>), Problem> {
     let mut policy = Policy::default();
+    audit::anchor_defaults(&mut policy.audit, base_dir);
     let mut warnings = Vec::new();
     let Some(root) = root else {
         return Ok((policy, warnings));
