@@ -1,13 +1,25 @@
 //! The audit trail seam: every decision is written through an [`AuditSink`]
 //! before the action runs; if the write fails, the action does not run.
+//!
+//! Reading a log back is [`query`] (streaming reader and filters), [`stats`]
+//! (statistics, rubber stamps) and [`export`] (CSV, JSON, JSONL).
 
 pub mod canonical;
+pub mod export;
 mod memory;
+pub mod query;
 mod record;
+pub mod stats;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
+pub use export::{ExportError, ExportFormat, ExportSummary, ExportWriter};
 pub use memory::MemoryAuditSink;
+pub use query::{
+    ActionPattern, BoundEdge, EntryReader, Filter, LevelFilter, LogError, LogScan, ReadError,
+    StoredEntry, TimeParseError, UnreadableLine, UnreadableSummary, parse_time_bound, query,
+};
 pub use record::{AuditRecord, python_isoformat};
+pub use stats::{ReviewQuality, RubberStampRule, Stats, StatsBuilder};
 
 use std::fmt;
 
