@@ -1,5 +1,6 @@
 //! One module per command group.
 
+mod audit;
 mod demo;
 mod risk;
 
@@ -11,6 +12,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Risk(RiskCommand::Score(args)) => risk::score(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -234,7 +234,7 @@ pub enum ExportError {
     /// The destination is the log itself (same path, a symlink to it, or a
     /// hard link to it); refused even when overwriting is allowed.
     #[error(
-        "refusing to export onto the audit log itself: {} is {}; choose another output file",
+        "refusing to export onto the audit log itself ({} is the log {}); choose another output file",
         dest.display(),
         log.display()
     )]

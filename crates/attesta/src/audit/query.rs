@@ -324,6 +324,11 @@ impl<R: BufRead> EntryReader<R> {
     pub fn bytes_read(&self) -> u64 {
         self.bytes
     }
+
+    /// Lines consumed so far (blank and unreadable ones included).
+    pub fn lines_read(&self) -> usize {
+        self.line
+    }
 }
 
 impl<R: BufRead> Iterator for EntryReader<R> {
@@ -483,6 +488,12 @@ impl LogScan {
     /// Bytes read so far and the file's size when opened.
     pub fn progress(&self) -> (u64, u64) {
         (self.reader.bytes_read(), self.size)
+    }
+
+    /// Lines read so far (blank and unreadable ones included): the number of
+    /// the last line read.
+    pub fn lines_read(&self) -> usize {
+        self.reader.lines_read()
     }
 }
 
