@@ -248,12 +248,12 @@ pub enum ExportError {
     #[error("{} already exists: pass --force to overwrite it, or choose another file", .0.display())]
     Exists(PathBuf),
     /// Writing the export failed; nothing was left at the destination.
-    #[error("could not write export {}: {source}", path.display())]
+    #[error("could not write export {}: {cause}", path.display())]
     Write {
         /// The file being written.
         path: PathBuf,
-        /// The cause.
-        source: io::Error,
+        /// The cause (shown in the message, not chained, so it prints once).
+        cause: io::Error,
     },
 }
 
@@ -311,7 +311,7 @@ pub fn export_to_writer<W: Write>(
 ) -> Result<(W, ExportSummary), ExportError> {
     let write_err = |source| ExportError::Write {
         path: PathBuf::from("-"),
-        source,
+        cause: source,
     };
     let mut scan = LogScan::open(log, filter)?;
     let mut writer = ExportWriter::new(format, out).map_err(write_err)?;
@@ -361,15 +361,15 @@ pub fn export_to_file(
     let file = temp.file()?;
     let (writer, summary) = export_to_writer(log, filter, format, BufWriter::new(file), progress)
         .map_err(|e| match e {
-        ExportError::Write { source, .. } => ExportError::Write {
+        ExportError::Write { cause: source, .. } => ExportError::Write {
             path: dest.to_owned(),
-            source,
+            cause: source,
         },
         other => other,
     })?;
     let write_err = |source| ExportError::Write {
         path: dest.to_owned(),
-        source,
+        cause: source,
     };
     let file = writer.into_inner().map_err(|e| write_err(e.into_error()))?;
     file.sync_all().map_err(write_err)?;
@@ -409,7 +409,7 @@ impl TempFile {
         }
         options.open(&path).map_err(|source| ExportError::Write {
             path: dest.to_owned(),
-            source,
+            cause: source,
         })?;
         Ok(Self { path, armed: true })
     }
@@ -420,7 +420,7 @@ impl TempFile {
             .open(&self.path)
             .map_err(|source| ExportError::Write {
                 path: self.path.clone(),
-                source,
+                cause: source,
             })
     }
 
@@ -441,7 +441,7 @@ impl TempFile {
         };
         result.map_err(|source| ExportError::Write {
             path: dest.to_owned(),
-            source,
+            cause: source,
         })?;
         self.armed = false;
         Ok(())

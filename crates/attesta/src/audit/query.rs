@@ -384,12 +384,12 @@ pub enum LogError {
     #[error("{} is not a file: give the path of the audit log file itself", .0.display())]
     NotAFile(PathBuf),
     /// Opening or reading the file failed.
-    #[error("could not read audit log {}: {source}", path.display())]
+    #[error("could not read audit log {}: {cause}", path.display())]
     Io {
         /// The log.
         path: PathBuf,
-        /// The cause.
-        source: io::Error,
+        /// The cause (shown in the message, not chained, so it prints once).
+        cause: io::Error,
     },
 }
 
@@ -454,7 +454,7 @@ impl LogScan {
             } else {
                 LogError::Io {
                     path: path.to_owned(),
-                    source,
+                    cause: source,
                 }
             }
         })?;
@@ -463,7 +463,7 @@ impl LogScan {
         }
         let file = File::open(path).map_err(|source| LogError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         Ok(Self {
             path: path.to_owned(),
@@ -513,7 +513,7 @@ impl Iterator for LogScan {
                 Err(ReadError::Io(source)) => {
                     return Some(Err(LogError::Io {
                         path: self.path.clone(),
-                        source,
+                        cause: source,
                     }));
                 }
             }

@@ -61,7 +61,7 @@ pub(super) fn run(log: &Path, args: &AuditExportArgs) -> anyhow::Result<ExitCode
 fn export_error(e: ExportError) -> anyhow::Error {
     match e {
         ExportError::Log(inner @ LogError::NotFound(_)) => log_error(inner),
-        ExportError::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe => {
+        ExportError::Write { cause: source, .. } if source.kind() == io::ErrorKind::BrokenPipe => {
             // Let main treat a closed pipe as success.
             source.into()
         }
