@@ -20,14 +20,15 @@ pub(crate) enum Command {
     /// A guided tour in this terminal: sample actions at every risk level,
     /// each gated for real.
     Demo(DemoArgs),
-    /// Print the version.
-    Version,
     /// Create a commented attesta.yaml and the audit signing key pair.
     Init(InitArgs),
-    /// Work with the audit log.
+    /// Work with the audit log: verify, statistics, export, rubber stamps,
+    /// tail, checkpoints, repair.
     Audit(AuditArgs),
     /// Show, list, revoke or reset agents' trust.
     Trust(TrustArgs),
+    /// Print the version.
+    Version,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +53,15 @@ pub(crate) enum AuditCommand {
     /// Sign a checkpoint of the log's length and last hash and append it to
     /// <log>.checkpoints.
     Checkpoint(CheckpointArgs),
+    /// Show approval statistics: verdicts, risk levels, review times,
+    /// rubber stamps, top agents and actions.
+    Stats(AuditStatsArgs),
+    /// Export entries to CSV, JSON or JSON Lines (stdout unless -o).
+    Export(AuditExportArgs),
+    /// List approvals of risky actions that were waved through.
+    RubberStamps(AuditRubberStampsArgs),
+    /// Show the last entries, optionally following new ones.
+    Tail(AuditTailArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,4 +156,104 @@ pub(crate) enum DemoCommand {
     /// Show the demo's second approver's current one-time code (run it in
     /// another terminal while the demo asks for Bob's code).
     Authenticator,
+}
+
+// ---- attesta audit -------------------------------------------------------
+
+/// Entry filters shared by `stats`, `export` and `tail` (all must match).
+#[derive(Debug, Args)]
+pub(crate) struct AuditFilterArgs {
+    /// Only entries of this agent id (exact).
+    #[arg(long, value_name = "ID")]
+    pub(crate) agent: Option<String>,
+    /// Only entries with this verdict (exact: approved, denied, modified,
+    /// timed_out, escalated).
+    #[arg(long, value_name = "VERDICT")]
+    pub(crate) verdict: Option<String>,
+    /// Only entries at this risk level or above; `=LEVEL` for exactly that
+    /// level (low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(attesta::audit::LevelFilter))]
+    pub(crate) level: Option<attesta::audit::LevelFilter>,
+    /// Only entries whose action name matches (exact, or a glob with `*`
+    /// and `?`).
+    #[arg(long, value_name = "PATTERN")]
+    pub(crate) action: Option<String>,
+    /// Only entries intercepted at or after this time: RFC 3339 with an
+    /// offset, a date, or a local date and time.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Only entries intercepted at or before this time (a date includes
+    /// that whole day).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditStatsArgs {
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// How many top agents and actions to list.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub(crate) top: usize,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditExportArgs {
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_name = "FORMAT", default_value = "csv")]
+    pub(crate) format: attesta::audit::ExportFormat,
+    /// Write to FILE instead of stdout (never onto the log itself).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long, requires = "output")]
+    pub(crate) force: bool,
+    /// With -o: print a JSON summary of the export on stdout.
+    #[arg(long, requires = "output")]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditRubberStampsArgs {
+    /// Reviews shorter than this many seconds are rubber stamps.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub(crate) max_seconds: f64,
+    /// Only entries at this risk level or above.
+    #[arg(long, value_name = "LEVEL", default_value = "high", value_parser = parse_risk_level)]
+    pub(crate) min_risk: attesta::RiskLevel,
+    /// Exit with status 1 when any rubber stamp is found (for CI).
+    #[arg(long)]
+    pub(crate) fail_on_found: bool,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditTailArgs {
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// How many entries to show.
+    #[arg(long = "lines", short = 'n', value_name = "N", default_value_t = 10)]
+    pub(crate) lines: usize,
+    /// Keep watching the log and print new entries (stop with Ctrl-C).
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    /// With --follow: stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", requires = "follow")]
+    pub(crate) follow_for: Option<f64>,
+    /// Print one JSON object per entry (JSON Lines).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn parse_risk_level(s: &str) -> Result<attesta::RiskLevel, String> {
+    s.to_ascii_lowercase()
+        .parse::<attesta::RiskLevel>()
+        .map_err(|e| e.to_string())
 }

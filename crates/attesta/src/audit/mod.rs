@@ -3,14 +3,19 @@
 //!
 //! The v1 log format lives in [`canonical`]; signed checkpoints, which catch
 //! a deleted tail or a rewritten history that the bare chain cannot, in
-//! [`checkpoint`] with their keys in [`keys`].
+//! [`checkpoint`] with their keys in [`keys`]. Writing is [`JsonlAuditLog`].
+//! Reading a log back is [`query`] (streaming reader and filters), [`stats`]
+//! (statistics, rubber stamps) and [`export`] (CSV, JSON, JSONL).
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod export;
 pub mod keys;
 mod log;
 mod memory;
+pub mod query;
 mod record;
+pub mod stats;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
 pub use checkpoint::{
@@ -18,10 +23,16 @@ pub use checkpoint::{
     CheckpointReport, Checkpointer, LogHead, checkpoint_log, checkpoints_path, read_log_head,
     verify_checkpoints,
 };
+pub use export::{ExportError, ExportFormat, ExportSummary, ExportWriter};
 pub use keys::{AuditPublicKey, AuditSigningKey, KeyError};
 pub use log::{FsyncMode, JsonlAuditLog, RepairOutcome, Tail};
 pub use memory::MemoryAuditSink;
+pub use query::{
+    ActionPattern, BoundEdge, EntryReader, Filter, LevelFilter, LogError, LogScan, ReadError,
+    StoredEntry, TimeParseError, UnreadableLine, UnreadableSummary, parse_time_bound, query,
+};
 pub use record::{AuditRecord, python_isoformat};
+pub use stats::{ReviewQuality, RubberStampRule, Stats, StatsBuilder};
 
 use std::fmt;
 
