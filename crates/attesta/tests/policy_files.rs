@@ -1263,3 +1263,20 @@ fn challenge_settings_are_validated() {
         "approvers[0].name",
     );
 }
+
+#[test]
+fn audit_fsync_mode_loads_and_is_validated() {
+    let dir = Dir::new();
+    let policy = dir.load("attesta.yaml", "audit:\n  fsync: batch\n");
+    assert_eq!(policy.audit.fsync, attesta::audit::FsyncMode::Batch);
+    assert_eq!(
+        Policy::default().audit.fsync,
+        attesta::audit::FsyncMode::Always
+    );
+    dir.invalid(
+        "attesta.yaml",
+        "audit:\n  fsync: sometimes\n",
+        2,
+        "audit.fsync",
+    );
+}

@@ -304,7 +304,8 @@ impl Attesta {
     pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let policy = Policy::from_file(path.as_ref())?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-        let audit = Arc::new(JsonlAuditLog::new(policy.audit.path.clone()));
+        let audit =
+            Arc::new(JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync));
         let builder = Self::builder().clock(Arc::clone(&clock)).audit(audit);
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);

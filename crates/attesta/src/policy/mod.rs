@@ -103,6 +103,9 @@ pub struct AuditSettings {
     /// The checkpoint public key file (`audit.public_key`, default
     /// `.attesta/audit.pub` next to the policy file).
     pub public_key_path: PathBuf,
+    /// When appended records are forced to disk (`audit.fsync`, default
+    /// `always`).
+    pub fsync: crate::audit::FsyncMode,
 }
 
 impl AuditSettings {
@@ -129,6 +132,7 @@ impl std::fmt::Debug for AuditSettings {
             .field("checkpoint_every", &self.checkpoint_every)
             .field("key_path", &self.key_path)
             .field("public_key_path", &self.public_key_path)
+            .field("fsync", &self.fsync)
             .finish()
     }
 }
@@ -142,6 +146,7 @@ impl Default for AuditSettings {
             checkpoint_every: None,
             key_path: PathBuf::from(Self::DEFAULT_KEY_PATH),
             public_key_path: PathBuf::from(Self::DEFAULT_PUBLIC_KEY_PATH),
+            fsync: crate::audit::FsyncMode::Always,
         }
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn apply(
             "checkpoint_every",
             "key",
             "public_key",
+            "fsync",
         ],
     )?;
     if let Some(f) = section.get("backend") {
@@ -72,6 +73,17 @@ pub(super) fn apply(
         )?;
         // Range-checked above, so it fits.
         audit.checkpoint_every = Some(u64::try_from(every).unwrap_or(u64::MAX));
+    }
+    if let Some(f) = section.get("fsync") {
+        use crate::audit::FsyncMode;
+        audit.fsync = f.choice(
+            "an fsync mode",
+            &[
+                ("always", FsyncMode::Always),
+                ("batch", FsyncMode::Batch),
+                ("never", FsyncMode::Never),
+            ],
+        )?;
     }
     if let Some(f) = section.get("key") {
         audit.key_path = base_dir.join(f.non_empty_string()?);
