@@ -62,6 +62,16 @@ pub(crate) enum AuditCommand {
     RubberStamps(AuditRubberStampsArgs),
     /// Show the last entries, optionally following new ones.
     Tail(AuditTailArgs),
+    /// Move a torn last line (left by a writer that died mid-append) into a
+    /// quarantine file beside the log, so appends can continue.
+    Repair(AuditRepairArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditRepairArgs {
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

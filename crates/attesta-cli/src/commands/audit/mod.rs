@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod export;
+mod repair;
 mod rubber_stamps;
 mod stats;
 mod tail;
@@ -33,6 +34,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         AuditCommand::Export(a) => export::run(log, a),
         AuditCommand::RubberStamps(a) => rubber_stamps::run(log, a),
         AuditCommand::Tail(a) => tail::run(log, a),
+        AuditCommand::Repair(a) => repair::run(log, a),
     }
 }
 
