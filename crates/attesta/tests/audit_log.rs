@@ -296,3 +296,46 @@ async fn from_config_writes_to_the_configured_log() {
         1
     );
 }
+
+#[test]
+fn the_writer_signs_a_checkpoint_every_n_entries() {
+    use attesta::audit::{AuditSigningKey, CheckpointPolicy, Checkpointer, verify_checkpoints};
+    let (_dir, path) = temp_log();
+    let key = AuditSigningKey::generate().unwrap();
+    let public = key.public_key();
+    let clock: Arc<dyn attesta::clock::Clock> = Arc::new(attesta::clock::SystemClock::new());
+    let log = JsonlAuditLog::new(&path).with_checkpointer(Checkpointer::new(
+        &path,
+        key,
+        CheckpointPolicy { every: Some(3) },
+        clock,
+    ));
+    for n in 0..7 {
+        log.append_blocking(&record(n, "c")).unwrap();
+    }
+    let report = verify_checkpoints(&path, &public).unwrap();
+    assert!(report.is_ok(), "{:?}", report.issues);
+    assert_eq!(
+        (report.checkpoints, report.verified, report.covered_entries),
+        (2, 2, 6)
+    );
+
+    // Cutting the tail below the last checkpoint is now detectable.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().take(4).collect();
+    std::fs::write(&path, format!("{}\n", kept.join("\n"))).unwrap();
+    assert_eq!(assert_chain_intact(&path), 4, "the bare chain cannot tell");
+    assert!(!verify_checkpoints(&path, &public).unwrap().is_ok());
+}
+
+#[test]
+fn from_config_refuses_checkpoints_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("attesta.yaml");
+    std::fs::write(&config, "audit:\n  checkpoint_every: 10\n").unwrap();
+    let err = Attesta::from_config(&config).unwrap_err().to_string();
+    assert!(
+        err.contains("signing key") && err.contains("attesta init"),
+        "{err}"
+    );
+}

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::canonical::{GENESIS_HASH, record_line};
+use super::checkpoint::Checkpointer;
 use super::{AuditError, AuditRecord, AuditSink};
 
 /// When appended lines are forced to disk.
@@ -105,6 +106,11 @@ pub struct JsonlAuditLog {
     fsync: FsyncMode,
     /// Shared by clones, so a handle cloned into many tasks batches once.
     batch: std::sync::Arc<std::sync::Mutex<BatchState>>,
+    /// Signs a checkpoint every N entries, if configured.
+    checkpointer: Option<std::sync::Arc<Checkpointer>>,
+    /// `(file length, entries)` when this handle last counted, so counting
+    /// after an append only reads what other writers added since.
+    counted: std::sync::Arc<std::sync::Mutex<Option<(u64, u64)>>>,
 }
 
 impl JsonlAuditLog {
@@ -118,7 +124,18 @@ impl JsonlAuditLog {
                 pending: 0,
                 last_sync: std::time::Instant::now(),
             })),
+            checkpointer: None,
+            counted: std::sync::Arc::default(),
         }
+    }
+
+    /// Signs checkpoints through `checkpointer` as entries are appended
+    /// (`audit.checkpoint_every`). A checkpoint that cannot be written fails
+    /// the append, so the action does not run.
+    #[must_use]
+    pub fn with_checkpointer(mut self, checkpointer: Checkpointer) -> Self {
+        self.checkpointer = Some(std::sync::Arc::new(checkpointer));
+        self
     }
 
     /// Sets when lines are synced to disk.
@@ -190,7 +207,45 @@ impl JsonlAuditLog {
                     .synced();
             }
         }
+        if let Some(checkpointer) = &self.checkpointer {
+            // Still under the lock: the count and head are this append's.
+            let after = before + chained.line.len() as u64;
+            let entries = self
+                .count_entries(&file, after)
+                .map_err(|e| self.io_error("count the entries of", &e))?;
+            checkpointer
+                .after_append(entries, &chained.chain_hash)
+                .map_err(|e| AuditError::Write(format!("the record was written, but {e}")))?;
+        }
         Ok(chained.chain_hash)
+    }
+
+    /// Entries (non-blank lines) in the first `len` bytes of the file,
+    /// reading only what was added since this handle last counted.
+    fn count_entries(&self, file: &File, len: u64) -> io::Result<u64> {
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (from, mut entries) = match *counted {
+            Some((offset, entries)) if offset <= len => (offset, entries),
+            _ => (0, 0),
+        };
+        let mut handle = file;
+        handle.seek(SeekFrom::Start(from))?;
+        let mut reader = io::BufReader::new(handle.take(len - from));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if io::BufRead::read_until(&mut reader, b'\n', &mut line)? == 0 {
+                break;
+            }
+            if line.iter().any(|b| !b.is_ascii_whitespace()) {
+                entries += 1;
+            }
+        }
+        *counted = Some((len, entries));
+        Ok(entries)
     }
 
     /// The state of the last line, read under a shared lock.
