@@ -304,8 +304,22 @@ impl Attesta {
     pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let policy = Policy::from_file(path.as_ref())?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-        let audit =
-            Arc::new(JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync));
+        let mut log = JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync);
+        if policy.audit.checkpoint_every.is_some() {
+            let key = crate::audit::AuditSigningKey::load(&policy.audit.key_path).map_err(|e| {
+                BuildError::Component(format!(
+                    "audit.checkpoint_every is set, but the signing key cannot be loaded: {e}; \
+                     create it with `attesta init` or set audit.key"
+                ))
+            })?;
+            log = log.with_checkpointer(crate::audit::Checkpointer::new(
+                &policy.audit.path,
+                key,
+                policy.audit.checkpoint_policy(),
+                Arc::clone(&clock),
+            ));
+        }
+        let audit = Arc::new(log);
         let builder = Self::builder().clock(Arc::clone(&clock)).audit(audit);
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);
