@@ -2,8 +2,10 @@
 //! before the action runs; if the write fails, the action does not run.
 
 pub mod canonical;
+pub mod json;
 mod memory;
 mod record;
+pub mod verify;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
 pub use memory::MemoryAuditSink;
