@@ -17,6 +17,8 @@ pub(crate) enum Command {
     /// Score actions and explain the score.
     #[command(subcommand)]
     Risk(RiskCommand),
+    /// Verify and inspect the audit log.
+    Audit(AuditArgs),
     /// A guided tour in this terminal: sample actions at every risk level,
     /// each gated for real.
     Demo(DemoArgs),
@@ -61,4 +63,44 @@ pub(crate) enum DemoCommand {
     /// Show the demo's second approver's current one-time code (run it in
     /// another terminal while the demo asks for Bob's code).
     Authenticator,
+}
+
+/// `attesta audit [--log PATH] <subcommand>`: options shared by every audit
+/// subcommand live here and are accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+    #[command(subcommand)]
+    pub(crate) command: AuditCommand,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Path to the audit log.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".attesta/audit.jsonl"
+    )]
+    pub(crate) log: PathBuf,
+}
+
+/// One variant (and one module under `commands/audit/`) per subcommand.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain of the audit log; exit 1 if any entry is broken.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Verify a segment (e.g. a rotated file): start from the first entry's
+    /// previous_hash instead of the genesis hash.
+    #[arg(long)]
+    pub(crate) anchored: bool,
 }
