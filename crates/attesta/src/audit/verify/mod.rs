@@ -34,7 +34,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use entry::{LineCheck, check_line, hash_hex, parse_entry, strip_py};
+use entry::{EntryCheck, LineCheck, check_line, hash_hex, parse_entry, strip_py};
 pub use report::{BreakReason, BrokenEntry, VerifyReport};
 
 use super::GENESIS_HASH;
@@ -150,26 +150,26 @@ fn verify_stream<R: Read>(
         entries: 0,
         broken: Vec::new(),
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+    let mut buf: Vec<u8> = Vec::new();
     let mut want = CHUNK_BYTES;
     let mut done: u64 = 0;
     let mut line_base: u64 = 0;
     let mut eof = false;
-    while !eof || !buf.is_empty() {
-        while !eof && buf.len() < want {
-            let len = buf.len();
+    let mut filled = 0;
+    while !eof || filled > 0 {
+        // `buf` only grows, so it is zero-filled once, not per batch.
+        if buf.len() < want {
             buf.resize(want, 0);
-            match reader.read(&mut buf[len..]) {
-                Ok(0) => {
-                    buf.truncate(len);
-                    eof = true;
-                }
-                Ok(n) => buf.truncate(len + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
+        }
+        while !eof && filled < want {
+            match reader.read(&mut buf[filled..want]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        let Some(cut) = batch_end(&buf, eof) else {
+        let Some(cut) = batch_end(&buf[..filled], eof) else {
             // One line longer than the buffer: read more before splitting.
             want *= 2;
             continue;
@@ -207,7 +207,8 @@ fn verify_stream<R: Read>(
             line_base += part.physical_lines;
         }
         done += cut as u64;
-        buf.drain(..cut);
+        buf.copy_within(cut..filled, 0);
+        filled -= cut;
         if let Some(progress) = &options.progress {
             progress(done, total);
         }
@@ -316,60 +317,66 @@ impl Chain {
     fn link(&mut self, batch: &[u8], line_base: u64, line: CheckedLine) {
         self.entries += 1;
         let raw = &batch[line.range];
-        let report = |reason: BreakReason, this: &mut Chain| {
-            this.broken.push(BrokenEntry {
+        let reason = match line.check {
+            // An unreadable line leaves the running hash where it was.
+            LineCheck::Unusable(reason) => Some(reason),
+            LineCheck::Entry(entry) => {
+                let running = if let Some(p) = self.running.take() {
+                    p
+                } else {
+                    // Anchored: the first entry says where the segment starts.
+                    let anchor = entry
+                        .previous
+                        .clone()
+                        .unwrap_or_else(|| GENESIS_HASH.as_bytes().to_vec());
+                    self.anchor = Some(anchor.clone());
+                    anchor
+                };
+                let reason = judge(&entry, &running, raw);
+                // P := the stored hash, whether or not this entry verified.
+                self.running = Some(entry.stored.unwrap_or_default());
+                reason
+            }
+        };
+        if let Some(reason) = reason {
+            self.broken.push(BrokenEntry {
                 line: line_base + line.index,
-                entry_number: this.entries,
+                entry_number: self.entries,
                 entry_id: entry_id_of(raw),
                 reason,
             });
-        };
-        let entry = match line.check {
-            LineCheck::Unusable(reason) => return report(reason, self),
-            LineCheck::Entry(entry) => entry,
-        };
-        let running = if let Some(p) = &self.running {
-            p.clone()
-        } else {
-            // Anchored: the first entry says where the segment starts.
-            let anchor = entry
-                .previous
-                .clone()
-                .unwrap_or_else(|| GENESIS_HASH.as_bytes().to_vec());
-            self.anchor = Some(anchor.clone());
-            anchor
-        };
-        let stored = entry.stored.clone().unwrap_or_default();
-        self.running = Some(stored.clone());
-        if entry.stored.is_none() {
-            return report(BreakReason::MissingChainHash, self);
         }
-        if entry.missing_entry_id {
-            return report(BreakReason::MissingEntryId, self);
-        }
-        let verified = if entry.previous.as_deref() == Some(running.as_slice()) {
-            entry.self_consistent
-        } else {
-            // The entry claims another predecessor; the reference still
-            // hashes with P, so do exactly that (rare: only broken lines).
-            recompute_matches(raw, &running, &stored)
-        };
-        if verified {
-            return;
-        }
-        let reason = match entry.previous {
-            Some(found) if found != running => BreakReason::BrokenLink {
-                expected: String::from_utf8_lossy(&running).into_owned(),
-                found: String::from_utf8_lossy(&found).into_owned(),
-            },
-            None => BreakReason::BrokenLink {
-                expected: String::from_utf8_lossy(&running).into_owned(),
-                found: String::new(),
-            },
-            Some(_) => BreakReason::HashMismatch,
-        };
-        report(reason, self);
     }
+}
+
+/// Why `entry` does not verify against the running hash, if it does not.
+fn judge(entry: &EntryCheck, running: &[u8], raw: &[u8]) -> Option<BreakReason> {
+    let Some(stored) = &entry.stored else {
+        return Some(BreakReason::MissingChainHash);
+    };
+    if entry.missing_entry_id {
+        return Some(BreakReason::MissingEntryId);
+    }
+    let verified = if entry.previous.as_deref() == Some(running) {
+        entry.self_consistent
+    } else {
+        // The entry claims another predecessor; the reference still hashes
+        // with P, so do exactly that (rare: only broken lines get here).
+        recompute_matches(raw, running, stored)
+    };
+    if verified {
+        return None;
+    }
+    Some(match &entry.previous {
+        Some(found) if found.as_slice() == running => BreakReason::HashMismatch,
+        found => BreakReason::BrokenLink {
+            expected: String::from_utf8_lossy(running).into_owned(),
+            found: found
+                .as_deref()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .unwrap_or_default(),
+        },
+    })
 }
 
 /// Whether `sha256(running ‖ C(E))` equals the stored hash of `raw`.
