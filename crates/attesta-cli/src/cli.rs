@@ -50,6 +50,9 @@ pub(crate) struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
+    /// Check the hash chain (and any signed checkpoints) of the audit log;
+    /// exit 1 if anything is broken.
+    Verify(VerifyArgs),
     /// Sign a checkpoint of the log's length and last hash and append it to
     /// <log>.checkpoints.
     Checkpoint(CheckpointArgs),
@@ -266,4 +269,15 @@ fn parse_risk_level(s: &str) -> Result<attesta::RiskLevel, String> {
     s.to_ascii_lowercase()
         .parse::<attesta::RiskLevel>()
         .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Print the full report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Verify a segment (e.g. a rotated file): start from the first entry's
+    /// previous_hash instead of the genesis hash.
+    #[arg(long)]
+    pub(crate) anchored: bool,
 }

@@ -24,25 +24,47 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Appends `s` as a canonical JSON string (with quotes).
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    let mut units = [0u16; 2];
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            c => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
+        for &unit in c.encode_utf16(&mut units).iter() {
+            push_unit(out, unit);
         }
     }
     out.push('"');
+}
+
+/// Appends a string given as UTF-16 code units (lone surrogates allowed) as
+/// a canonical JSON string (with quotes): Python escapes every code unit
+/// outside printable ASCII, so a lone surrogate is written like any other.
+pub fn write_utf16_str(out: &mut String, units: &[u16]) {
+    out.push('"');
+    for &unit in units {
+        push_unit(out, unit);
+    }
+    out.push('"');
+}
+
+/// One UTF-16 code unit of a string body, escaped as Python's
+/// `ensure_ascii` does.
+fn push_unit(out: &mut String, unit: u16) {
+    match unit {
+        0x22 => out.push_str("\\\""),
+        0x5c => out.push_str("\\\\"),
+        0x0a => out.push_str("\\n"),
+        0x0d => out.push_str("\\r"),
+        0x09 => out.push_str("\\t"),
+        0x08 => out.push_str("\\b"),
+        0x0c => out.push_str("\\f"),
+        // Printable ASCII: the range check makes the narrowing exact.
+        0x20..=0x7e => out.push(char::from(u8::try_from(unit).unwrap_or(b'?'))),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u");
+            for shift in [12u16, 8, 4, 0] {
+                out.push(char::from(HEX[usize::from((unit >> shift) & 0xf)]));
+            }
+        }
+    }
 }
 
 /// Appends a float the way Python's `json.dumps` writes it.

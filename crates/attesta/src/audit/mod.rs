@@ -5,17 +5,20 @@
 //! a deleted tail or a rewritten history that the bare chain cannot, in
 //! [`checkpoint`] with their keys in [`keys`]. Writing is [`JsonlAuditLog`].
 //! Reading a log back is [`query`] (streaming reader and filters), [`stats`]
-//! (statistics, rubber stamps) and [`export`] (CSV, JSON, JSONL).
+//! (statistics, rubber stamps) and [`export`] (CSV, JSON, JSONL); checking
+//! it is [`verify`], with the Python-compatible parser in [`json`].
 
 pub mod canonical;
 pub mod checkpoint;
 pub mod export;
+pub mod json;
 pub mod keys;
 mod log;
 mod memory;
 pub mod query;
 mod record;
 pub mod stats;
+pub mod verify;
 
 pub use canonical::{ChainedLine, GENESIS_HASH, chain_hash, record_line};
 pub use checkpoint::{

@@ -4,10 +4,12 @@
 
 mod checkpoint;
 mod export;
+mod progress;
 mod repair;
 mod rubber_stamps;
 mod stats;
 mod tail;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let log = log.as_path();
     match &args.command {
         AuditCommand::Checkpoint(sub) => checkpoint::run(args, sub),
+        AuditCommand::Verify(a) => verify::run(log, a),
         AuditCommand::Stats(a) => stats::run(log, a),
         AuditCommand::Export(a) => export::run(log, a),
         AuditCommand::RubberStamps(a) => rubber_stamps::run(log, a),
