@@ -280,4 +280,9 @@ pub(crate) struct VerifyArgs {
     /// previous_hash instead of the genesis hash.
     #[arg(long)]
     pub(crate) anchored: bool,
+    /// Public key for the signed checkpoints (default: audit.public_key from
+    /// ./attesta.yaml, else .attesta/audit.pub). Only the public key is
+    /// needed to verify.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) public_key: Option<PathBuf>,
 }

@@ -181,7 +181,16 @@ fn answer_quiz(s: &mut Session) {
 #[test]
 fn careful_answers_pass_every_challenge() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Session::start(dir.path(), &["demo"]);
+    let screen = run_careful_demo(dir.path());
+    let summary = &screen[screen.find("Summary").expect("summary printed")..];
+    assert_eq!(summary.matches("approved").count(), 5, "{summary}");
+    assert!(screen.contains("approvers: "), "{screen}");
+    assert!(screen.contains("Audit log verified: 5 entries"), "{screen}");
+}
+
+/// Runs the whole demo answering everything correctly; returns the screen.
+fn run_careful_demo(dir: &Path) -> String {
+    let mut s = Session::start(dir, &["demo"]);
     s.expect("1. LOW");
     s.expect("approved (low");
     s.expect("Approve this action?");
@@ -211,14 +220,67 @@ fn careful_answers_pass_every_challenge() {
     s.send("bob");
     s.expect("One-time code for bob");
     s.expect("> ");
-    let code = bobs_code(dir.path());
+    let code = bobs_code(dir);
     s.send(&code);
     s.expect("one-time code accepted");
     answer_quiz(&mut s);
-    let screen = s.finish();
-    let summary = &screen[screen.find("Summary").expect("summary printed")..];
-    assert_eq!(summary.matches("approved").count(), 5, "{summary}");
-    assert!(screen.contains("approvers: "), "{screen}");
+    s.finish()
+}
+
+fn attesta_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_attesta"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The "done when", as a new user would try it.
+#[test]
+fn init_then_demo_then_verify_catches_an_edit_and_a_deleted_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = attesta_in(dir.path(), &["init"]);
+    assert_eq!(code, Some(0), "{text}");
+    let screen = run_careful_demo(dir.path());
+    assert!(
+        screen.contains("Signed a checkpoint: 5 entries"),
+        "{screen}"
+    );
+
+    let (code, text) = attesta_in(dir.path(), &["audit", "verify"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("intact: 5 entries") && text.contains("all verified"),
+        "{text}"
+    );
+
+    let log = dir.path().join(".attesta/audit.jsonl");
+    let original = std::fs::read_to_string(&log).unwrap();
+    // One byte: the second entry's risk score 0.45 becomes 0.46.
+    let edited = original.replacen("\"risk_score\":0.45", "\"risk_score\":0.46", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&log, &edited).unwrap();
+    let (code, text) = attesta_in(dir.path(), &["audit", "verify"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("first break: line 2 (entry 2, id "), "{text}");
+
+    // Restore, then delete the last line: the chain alone cannot see it.
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.pop();
+    std::fs::write(&log, format!("{}\n", lines.join("\n"))).unwrap();
+    let (code, text) = attesta_in(dir.path(), &["audit", "verify"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("intact: 4 entries"),
+        "the chain itself is fine: {text}"
+    );
+    assert!(text.contains("deleted tail"), "{text}");
 }
 
 #[test]

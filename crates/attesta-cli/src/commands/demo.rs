@@ -162,7 +162,60 @@ fn tour() -> anyhow::Result<ExitCode> {
     for (title, decision) in &decisions {
         writeln!(out, "  {:<40} {}", title, decision.verdict)?;
     }
+    seal_and_verify(&mut out, &site_policy, &log_path)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the tour the way an auditor would: sign a checkpoint of the log (if
+/// `attesta init` created a key) and verify the chain and checkpoints.
+fn seal_and_verify(out: &mut impl Write, policy: &Policy, log: &Path) -> anyhow::Result<()> {
+    use attesta::audit::verify::{VerifyOptions, verify_file};
+    use attesta::audit::{AuditPublicKey, AuditSigningKey, checkpoint_log, verify_checkpoints};
+    writeln!(out)?;
+    if let Ok(key) = AuditSigningKey::load(&policy.audit.key_path) {
+        let checkpoint = checkpoint_log(log, &key, None, chrono::Local::now().fixed_offset())?;
+        writeln!(
+            out,
+            "Signed a checkpoint: {} entries, head {}.",
+            checkpoint.entries,
+            &checkpoint.head_hash[..16]
+        )?;
+    } else {
+        writeln!(
+            out,
+            "(No signing key: run `attesta init` to have the log sealed with signed checkpoints.)"
+        )?;
+    }
+    let report = verify_file(log, &VerifyOptions::default())?;
+    let checkpoints = AuditPublicKey::load(&policy.audit.public_key_path)
+        .ok()
+        .map(|public| verify_checkpoints(log, &public))
+        .transpose()?;
+    if report.intact()
+        && checkpoints
+            .as_ref()
+            .is_none_or(attesta::audit::CheckpointReport::is_ok)
+    {
+        writeln!(
+            out,
+            "Audit log verified: {} entries in {}, chain intact{}.",
+            report.entries,
+            log.display(),
+            if checkpoints.is_some() {
+                ", signed checkpoints valid"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(out, "Check it yourself any time: attesta audit verify")?;
+    } else {
+        writeln!(
+            out,
+            "AUDIT LOG PROBLEM in {}: run `attesta audit verify` for details.",
+            log.display()
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs a future to completion on a private runtime.

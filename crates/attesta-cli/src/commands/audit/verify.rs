@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use attesta::audit::verify::{BrokenEntry, VerifyOptions, VerifyReport, verify_file};
+use attesta::audit::{AuditPublicKey, CheckpointReport, checkpoints_path, verify_checkpoints};
 use serde::Serialize;
 
 use super::progress::ProgressBar;
@@ -30,18 +32,129 @@ pub(super) fn run(log: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         bar.finish();
     }
     let report = result?;
+    let checkpoints = check_checkpoints(log, args)?;
     let mut out = io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &JsonReport::new(log, &report))?;
+        let mut value = serde_json::to_value(JsonReport::new(log, &report))?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("checkpoints".into(), serde_json::to_value(&checkpoints)?);
+        }
+        serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
         write_text(&mut out, log, &report)?;
+        write_checkpoints(&mut out, &report, &checkpoints)?;
     }
-    Ok(if report.intact() {
+    Ok(if report.intact() && checkpoints.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_BROKEN)
     })
+}
+
+/// What the signed checkpoints say about the log.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+enum Checkpoints {
+    /// No sidecar file: the chain alone vouches for the log.
+    None {
+        /// Whether the policy expected some (`audit.checkpoint_every`).
+        expected: bool,
+    },
+    /// Checked with the public key.
+    Checked(CheckpointReport),
+}
+
+impl Checkpoints {
+    fn ok(&self) -> bool {
+        match self {
+            Self::None { expected } => !expected,
+            Self::Checked(report) => report.is_ok(),
+        }
+    }
+}
+
+/// Verifies `<log>.checkpoints` with the public key, if there are any.
+fn check_checkpoints(log: &Path, args: &VerifyArgs) -> anyhow::Result<Checkpoints> {
+    let policy = super::policy()?;
+    let sidecar = checkpoints_path(log);
+    if !sidecar.exists() {
+        // A policy that signs every N entries and a log of N or more with
+        // no checkpoints at all means the checkpoints were removed.
+        let expected = policy.audit.checkpoint_every.is_some_and(|every| {
+            std::fs::read(log).is_ok_and(|bytes| {
+                let entries = bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+                    .count() as u64;
+                entries >= every
+            })
+        });
+        return Ok(Checkpoints::None { expected });
+    }
+    let key_path = args
+        .public_key
+        .clone()
+        .unwrap_or(policy.audit.public_key_path);
+    let key = AuditPublicKey::load(&key_path).with_context(|| {
+        format!(
+            "{} holds signed checkpoints, but the public key to check them cannot be read; \
+             pass --public-key PATH",
+            sidecar.display()
+        )
+    })?;
+    Ok(Checkpoints::Checked(verify_checkpoints(log, &key)?))
+}
+
+fn write_checkpoints(
+    out: &mut impl Write,
+    report: &VerifyReport,
+    checkpoints: &Checkpoints,
+) -> io::Result<()> {
+    match checkpoints {
+        Checkpoints::None { expected: true } => writeln!(
+            out,
+            "CHECKPOINTS MISSING: the policy signs a checkpoint every audit.checkpoint_every \
+             entries, but {} entries have none; they may have been deleted",
+            report.entries
+        ),
+        Checkpoints::None { expected: false } => writeln!(
+            out,
+            "no signed checkpoints: a deleted tail or a rewritten history would not be \
+             detected (run `attesta audit checkpoint`)"
+        ),
+        Checkpoints::Checked(c) if c.is_ok() => {
+            writeln!(
+                out,
+                "checkpoints: {} signed, all verified; entries 1..{} are vouched for",
+                c.verified, c.covered_entries
+            )?;
+            let after = c.log_entries.saturating_sub(c.covered_entries);
+            if after > 0 {
+                writeln!(
+                    out,
+                    "  {after} entries after the last checkpoint are protected by the chain only"
+                )?;
+            }
+            Ok(())
+        }
+        Checkpoints::Checked(c) => {
+            writeln!(
+                out,
+                "CHECKPOINTS FAILED: {} problem(s) in {}",
+                c.issues.len(),
+                c.checkpoints_file.display()
+            )?;
+            for issue in &c.issues {
+                writeln!(
+                    out,
+                    "  checkpoint {} (line {}): {}",
+                    issue.index, issue.line, issue.problem
+                )?;
+            }
+            Ok(())
+        }
+    }
 }
 
 fn describe(entry: &BrokenEntry) -> String {
