@@ -495,6 +495,11 @@ async fn audit_record_is_written_before_the_action_runs() {
     assert_eq!(record.executed_at, "");
     assert_eq!(record.challenge_type, "");
     assert_eq!(record.challenge_passed, None);
+    assert!(
+        record.metadata.is_empty(),
+        "an agent cannot plant decision details: {:?}",
+        record.metadata
+    );
 }
 
 #[tokio::test]

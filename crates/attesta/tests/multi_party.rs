@@ -128,6 +128,20 @@ async fn two_distinct_approvers_pass_and_are_recorded() {
     assert_eq!(record.approver_ids, ["alice", "bob"]);
     assert_eq!(record.challenge_type, "multi_party");
     assert_eq!(record.challenge_passed, Some(true));
+    // Every approver's sub-result reaches the audit record.
+    let Some(Value::Map(details)) = record.metadata.get(attesta::audit::DECISION_KEY) else {
+        panic!("decision details missing: {:?}", record.metadata);
+    };
+    let Some(Value::List(sub_results)) = details.get("approver_records") else {
+        panic!("approver records missing: {details:?}");
+    };
+    assert_eq!(sub_results.len(), 2);
+    let Value::Map(bob) = &sub_results[1] else {
+        panic!("a record is a map")
+    };
+    assert_eq!(bob.get("approver_id"), Some(&Value::from("bob")));
+    assert_eq!(bob.get("challenge_type"), Some(&Value::from("quiz")));
+    assert_eq!(bob.get("passed"), Some(&Value::Bool(true)));
 
     // Each approver saw its slot, with earlier approvers and the agent excluded.
     let slots: Vec<_> = channel

@@ -34,7 +34,7 @@ pub use query::{
     ActionPattern, BoundEdge, EntryReader, Filter, LevelFilter, LogError, LogScan, ReadError,
     StoredEntry, TimeParseError, UnreadableLine, UnreadableSummary, parse_time_bound, query,
 };
-pub use record::{AuditRecord, python_isoformat};
+pub use record::{AuditRecord, DECISION_KEY, python_isoformat};
 pub use stats::{ReviewQuality, RubberStampRule, Stats, StatsBuilder};
 
 use std::fmt;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::ActionContext;
 use crate::decision::Decision;
-use crate::value::ValueMap;
+use crate::value::{Value, ValueMap};
 
 /// One audit entry with the fields of the reference's v1 format (the chain
 /// fields `chain_hash` and `previous_hash` are added by the log that stores
@@ -47,9 +47,15 @@ pub struct AuditRecord {
     pub session_id: String,
     /// The environment the action was evaluated for.
     pub environment: String,
-    /// The context's metadata, as given.
+    /// The context's metadata, plus, under [`DECISION_KEY`], what the gate
+    /// decided beyond the v1 fields when a human was asked or something
+    /// unusual happened (reason, approvers' sub-results, fail-open, mode).
     pub metadata: ValueMap,
 }
+
+/// The metadata key under which the gate records its decision details.
+/// The gate always overwrites it, so an agent cannot plant it.
+pub const DECISION_KEY: &str = "attesta_decision";
 
 impl AuditRecord {
     /// The record for `decision` about `ctx`, with a fresh entry id.
@@ -75,9 +81,66 @@ impl AuditRecord {
             executed_at: String::new(),
             session_id: ctx.session_id.clone().unwrap_or_default(),
             environment: decision.environment.clone(),
-            metadata: ctx.metadata.clone(),
+            metadata: metadata_for(ctx, decision),
         }
     }
+}
+
+/// The context's metadata with the gate's decision details added (or a
+/// planted entry removed) under [`DECISION_KEY`].
+fn metadata_for(ctx: &ActionContext, decision: &Decision) -> ValueMap {
+    let mut metadata = ctx.metadata.clone();
+    metadata.shift_remove(DECISION_KEY);
+    let unusual = decision.fail_open
+        || decision.mode != crate::policy::GateMode::Enforce
+        || !decision.metadata.is_empty()
+        || !decision.warnings.is_empty();
+    if decision.challenge_result.is_none() && !unusual {
+        // The common auto-approved case: the v1 fields say everything.
+        return metadata;
+    }
+    let mut details = ValueMap::new();
+    details.insert("reason".into(), decision.reason.clone().into());
+    details.insert("mode".into(), decision.mode.as_str().into());
+    details.insert("fail_open".into(), decision.fail_open.into());
+    details.insert(
+        "min_review_seconds".into(),
+        decision.min_review_seconds.into(),
+    );
+    if let Some(result) = &decision.challenge_result {
+        details.insert("responder".into(), result.responder.clone().into());
+        details.insert(
+            "questions_asked".into(),
+            i64::from(result.questions_asked).into(),
+        );
+        details.insert(
+            "questions_correct".into(),
+            i64::from(result.questions_correct).into(),
+        );
+        if let Some(why) = result.unanswered {
+            details.insert("unanswered".into(), why.as_str().into());
+        }
+        // Multi-party: every approver's identity proof, timing and sub-result.
+        for key in [
+            "approver_records",
+            "required_approvers",
+            "identity_warning",
+            "verified_by",
+        ] {
+            if let Some(value) = result.details.get(key) {
+                details.insert(key.into(), value.clone());
+            }
+        }
+    }
+    if !decision.metadata.is_empty() {
+        details.insert("gate".into(), Value::Map(decision.metadata.clone()));
+    }
+    if !decision.warnings.is_empty() {
+        let warnings = decision.warnings.iter().cloned().map(Value::Str).collect();
+        details.insert("warnings".into(), Value::List(warnings));
+    }
+    metadata.insert(DECISION_KEY.into(), Value::Map(details));
+    metadata
 }
 
 /// Python's naive `datetime.isoformat()`: `YYYY-MM-DDTHH:MM:SS`, plus
