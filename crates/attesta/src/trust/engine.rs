@@ -287,11 +287,7 @@ impl TrustEngine {
     pub fn reinstate(&self, agent_id: &str) -> Result<(), TrustError> {
         let settings = &self.settings;
         self.mutate(|profiles, now| {
-            let profile = profiles
-                .get_mut(agent_id)
-                .ok_or_else(|| TrustError::UnknownAgent {
-                    agent_id: agent_id.to_owned(),
-                })?;
+            let profile = known_profile(profiles, agent_id)?;
             if profile.revoked_at.take().is_some() {
                 profile.overall_score = trust_of(profile, None, now, settings);
             }
@@ -308,11 +304,7 @@ impl TrustEngine {
     pub fn reset(&self, agent_id: &str) -> Result<(), TrustError> {
         let settings = &self.settings;
         self.mutate(|profiles, now| {
-            let profile = profiles
-                .get_mut(agent_id)
-                .ok_or_else(|| TrustError::UnknownAgent {
-                    agent_id: agent_id.to_owned(),
-                })?;
+            let profile = known_profile(profiles, agent_id)?;
             profile.revoked_at = None;
             profile.history.clear();
             profile.domain_scores.clear();
@@ -371,6 +363,19 @@ impl TrustEngine {
         // update), so carrying on beats making trust unusable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The stored profile of `agent_id`; an agent the store has never seen is
+/// [`TrustError::UnknownAgent`] (most likely a typo).
+fn known_profile<'a>(
+    profiles: &'a mut Profiles,
+    agent_id: &str,
+) -> Result<&'a mut TrustProfile, TrustError> {
+    profiles
+        .get_mut(agent_id)
+        .ok_or_else(|| TrustError::UnknownAgent {
+            agent_id: agent_id.to_owned(),
+        })
 }
 
 /// The profile of `agent_id`, created with the reference's defaults if new.
