@@ -1036,7 +1036,8 @@ fn empty_files_give_the_default_policy() {
             source: Some(dir.path().join(name)),
             ..Policy::default()
         };
-        // The checkpoint key paths are anchored at the file's directory.
+        // The audit log and key paths are anchored at the file's directory.
+        expected.audit.path = dir.path().join(".attesta/audit.jsonl");
         expected.audit.key_path = dir.path().join(".attesta/audit.key");
         expected.audit.public_key_path = dir.path().join(".attesta/audit.pub");
         assert_eq!(p, expected, "{name}");

@@ -94,9 +94,12 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// Anchors the default key paths at the policy file's directory, like
-/// `trust.store`; called whether or not the file has an `audit:` section.
+/// Anchors the default log and key paths at the policy file's directory,
+/// like `trust.store`, so every file a policy names lives beside it whatever
+/// the working directory; called whether or not the file has an `audit:`
+/// section.
 pub(super) fn anchor_defaults(audit: &mut AuditSettings, base_dir: &Path) {
+    audit.path = base_dir.join(&audit.path);
     audit.key_path = base_dir.join(AuditSettings::DEFAULT_KEY_PATH);
     audit.public_key_path = base_dir.join(AuditSettings::DEFAULT_PUBLIC_KEY_PATH);
 }
