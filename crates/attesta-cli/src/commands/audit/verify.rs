@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use attesta::audit::verify::{BrokenEntry, VerifyOptions, VerifyReport, verify_file};
-use attesta::audit::{AuditPublicKey, CheckpointReport, checkpoints_path, verify_checkpoints};
+use attesta::audit::{
+    AuditPublicKey, CheckpointReport, checkpoints_path, read_log_head, verify_checkpoints,
+};
 use serde::Serialize;
 
 use super::progress::ProgressBar;
@@ -81,15 +83,10 @@ fn check_checkpoints(log: &Path, args: &VerifyArgs) -> anyhow::Result<Checkpoint
     if !sidecar.exists() {
         // A policy that signs every N entries and a log of N or more with
         // no checkpoints at all means the checkpoints were removed.
-        let expected = policy.audit.checkpoint_every.is_some_and(|every| {
-            std::fs::read(log).is_ok_and(|bytes| {
-                let entries = bytes
-                    .split(|&b| b == b'\n')
-                    .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
-                    .count() as u64;
-                entries >= every
-            })
-        });
+        let expected = policy
+            .audit
+            .checkpoint_every
+            .is_some_and(|every| read_log_head(log).is_ok_and(|head| head.entries >= every));
         return Ok(Checkpoints::None { expected });
     }
     let key_path = args
