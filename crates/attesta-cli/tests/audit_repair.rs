@@ -71,3 +71,29 @@ fn repairing_a_missing_log_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("audit.jsonl"));
 }
+
+#[test]
+fn verify_reports_checkpoints_the_policy_expected_but_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("attesta.yaml"),
+        "audit:\n  checkpoint_every: 2\n",
+    )
+    .unwrap();
+    // Written without the checkpointer, as if the sidecar had been deleted.
+    let log = JsonlAuditLog::new(dir.path().join(".attesta/audit.jsonl"));
+    for n in 0..3 {
+        log.append_blocking(&record(n)).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_attesta"))
+        .current_dir(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("intact: 3 entries") && text.contains("CHECKPOINTS MISSING"),
+        "{text}"
+    );
+}
