@@ -285,6 +285,9 @@ pub fn append_checkpoint(sidecar: &Path, checkpoint: &Checkpoint) -> Result<(), 
         options.mode(0o600);
     }
     let mut file = options.open(sidecar).map_err(write_error)?;
+    // Writers in several processes may checkpoint at once: hold the lock
+    // from reading the end to writing the line, so lines never interleave.
+    file.lock().map_err(write_error)?;
     let mut line = String::new();
     // A torn last line (crash mid-write) must not swallow this checkpoint.
     let len = file.metadata().map_err(write_error)?.len();
@@ -299,7 +302,9 @@ pub fn append_checkpoint(sidecar: &Path, checkpoint: &Checkpoint) -> Result<(), 
     line.push_str(&checkpoint.to_line());
     line.push('\n');
     file.write_all(line.as_bytes()).map_err(write_error)?;
-    file.sync_data().map_err(write_error)
+    let synced = file.sync_data().map_err(write_error);
+    let _ = file.unlock();
+    synced
 }
 
 /// What is wrong with one checkpoint.
