@@ -1,0 +1,294 @@
+//! The relay loop: client ↔ proxy ↔ upstream, and the process lifecycle.
+//!
+//! Three tasks move bytes: one reads the client, one reads the upstream, and
+//! one writer per destination owns the pipe so that writes never interleave.
+//! The caller injects the shutdown trigger (signals in the CLI, a future in
+//! tests).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::future::Future;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::ProxyError;
+use crate::jsonrpc::{self, Message};
+use crate::upstream;
+
+/// How many lines may queue for one destination before readers wait.
+const QUEUE: usize = 256;
+/// How long to keep reading the upstream's stdout after it exited (a
+/// grandchild may still hold the pipe open).
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// Tunables for [`run`].
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// After the client leaves or a signal arrives: how long the upstream
+    /// gets to exit on its own after its stdin is closed, and again after
+    /// SIGTERM, before SIGKILL.
+    pub grace: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What both readers share.
+#[derive(Debug)]
+struct Links {
+    /// Lines for the client's stdout (one writer task owns the pipe).
+    to_client: mpsc::Sender<Vec<u8>>,
+    /// Lines for the upstream's stdin (one writer task owns the pipe).
+    to_upstream: mpsc::Sender<Vec<u8>>,
+    /// `tools/call` requests the upstream has not answered yet, by id key:
+    /// they get an error if the upstream dies.
+    pending: Mutex<HashMap<String, Value>>,
+}
+
+impl Links {
+    async fn send_client(&self, line: Vec<u8>) {
+        // A closed client stdout is not an error for the relay: the client
+        // is gone and its EOF on stdin ends the session.
+        let _ = self.to_client.send(line).await;
+    }
+
+    async fn send_upstream(&self, line: Vec<u8>) {
+        // A dead upstream is noticed through its exit status.
+        let _ = self.to_upstream.send(line).await;
+    }
+
+    /// Answers every request the upstream will never answer.
+    async fn fail_pending(&self, status: ExitStatus) {
+        let pending: Vec<Value> = self
+            .pending
+            .lock()
+            .await
+            .drain()
+            .map(|(_, id)| id)
+            .collect();
+        let message = format!(
+            "the upstream MCP server exited ({status}) before answering this request; \
+             restart the MCP server and retry"
+        );
+        for id in pending {
+            self.send_client(jsonrpc::error_line(&id, jsonrpc::INTERNAL_ERROR, &message))
+                .await;
+        }
+    }
+}
+
+/// Runs the upstream `argv` and relays between it and the client until the
+/// client closes `client_in`, `shutdown` completes, or the upstream exits.
+/// Returns the upstream's exit status.
+pub async fn run<R, W, S>(
+    argv: &[OsString],
+    options: &RelayOptions,
+    client_in: R,
+    client_out: W,
+    shutdown: S,
+) -> Result<ExitStatus, ProxyError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+    S: Future<Output = ()>,
+{
+    let mut child = upstream::spawn(argv)?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ProxyError::Io {
+            doing: "connecting to the upstream MCP server's stdin/stdout",
+            source: std::io::Error::other("the pipes were not created"),
+        });
+    };
+    let (close_upstream, upstream_closing) = watch::channel(false);
+    let (close_client, client_closing) = watch::channel(false);
+    let (to_client, client_queue) = mpsc::channel(QUEUE);
+    let (to_upstream, upstream_queue) = mpsc::channel(QUEUE);
+    let client_writer = tokio::spawn(write_lines(client_out, client_queue, client_closing));
+    let upstream_writer = tokio::spawn(write_lines(stdin, upstream_queue, upstream_closing));
+    let links = Arc::new(Links {
+        to_client,
+        to_upstream,
+        pending: Mutex::new(HashMap::new()),
+    });
+    let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links)));
+
+    let upstream_exit = {
+        let client = client_loop(client_in, Arc::clone(&links));
+        tokio::pin!(client, shutdown);
+        tokio::select! {
+            () = &mut client => None,
+            () = &mut shutdown => None,
+            status = child.wait() => Some(status),
+        }
+        // Dropping `client` here stops reading the client.
+    };
+    let status = if let Some(status) = upstream_exit {
+        status.map_err(|source| ProxyError::Io {
+            doing: "waiting for the upstream MCP server",
+            source,
+        })?
+    } else {
+        // Close the upstream's stdin (after what is already queued), then
+        // give it the grace period before signalling its process group.
+        let _ = close_upstream.send(true);
+        let _ = upstream_writer.await;
+        upstream::stop(&mut child, options.grace).await?
+    };
+    let _ = close_upstream.send(true);
+    if tokio::time::timeout(DRAIN, &mut upstream_reader)
+        .await
+        .is_err()
+    {
+        upstream_reader.abort();
+    }
+    links.fail_pending(status).await;
+    drop(links);
+    let _ = close_client.send(true);
+    let _ = client_writer.await;
+    Ok(status)
+}
+
+/// Completes on SIGINT, SIGTERM or SIGHUP (on other platforms: Ctrl-C).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ];
+        let mut streams = Vec::new();
+        for kind in kinds {
+            match signal(kind) {
+                Ok(stream) => streams.push(stream),
+                Err(err) => eprintln!("attesta mcp: warning: cannot watch a signal: {err}"),
+            }
+        }
+        let mut waits = JoinSet::new();
+        for mut stream in streams {
+            waits.spawn(async move { stream.recv().await });
+        }
+        let _ = waits.join_next().await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The process exit code that mirrors `status`: its code, or 128 + the
+/// signal that killed it.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        return u8::try_from(code & 0xff).unwrap_or(1);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from((128 + signal) & 0xff).unwrap_or(1);
+        }
+    }
+    1
+}
+
+/// Writes queued lines to `out`, flushing after each, until the queue ends
+/// or `closing` turns true and nothing is left queued.
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut out: W,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut closing: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            line = queue.recv() => {
+                let Some(line) = line else { break };
+                if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
+                    break;
+                }
+            }
+            () = async {
+                // The guard `wait_for` returns is not `Send`; drop it here.
+                let _ = closing.wait_for(|closing| *closing).await;
+            } => break,
+        }
+    }
+    let _ = out.shutdown().await;
+}
+
+/// Reads one line at a time (bytes up to and including `\n`); `None` at EOF
+/// or on a read error. A last line without `\n` gets one, so the peer can
+/// frame it.
+async fn next_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    match reader.read_until(b'\n', &mut line).await {
+        Ok(0) => None,
+        Ok(_) => {
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            Some(line)
+        }
+        Err(err) => {
+            eprintln!("attesta mcp: reading failed, treating it as end of input: {err}");
+            None
+        }
+    }
+}
+
+/// Client → upstream until the client's EOF.
+async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
+    let mut reader = BufReader::new(input);
+    while let Some(line) = next_line(&mut reader).await {
+        match jsonrpc::classify(&line) {
+            Message::Blank => {}
+            Message::Malformed => {
+                links
+                    .send_client(jsonrpc::error_line(
+                        &Value::Null,
+                        jsonrpc::PARSE_ERROR,
+                        "parse error: the line is not valid JSON; send one JSON-RPC message per line",
+                    ))
+                    .await;
+            }
+            Message::NotAnObject => {
+                links
+                    .send_client(jsonrpc::error_line(
+                        &Value::Null,
+                        jsonrpc::INVALID_REQUEST,
+                        "invalid request: send one JSON-RPC object per line (MCP has no batches)",
+                    ))
+                    .await;
+            }
+            Message::Request { id, method, .. } if method == "tools/call" => {
+                links.pending.lock().await.insert(jsonrpc::id_key(&id), id);
+                links.send_upstream(line).await;
+            }
+            _ => links.send_upstream(line).await,
+        }
+    }
+}
+
+/// Upstream → client until the upstream's EOF.
+async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>) {
+    let mut reader = BufReader::new(output);
+    while let Some(line) = next_line(&mut reader).await {
+        if let Message::Response { id, .. } = jsonrpc::classify(&line) {
+            links.pending.lock().await.remove(&jsonrpc::id_key(&id));
+        }
+        links.send_client(line).await;
+    }
+}
