@@ -7,17 +7,12 @@ pub(crate) const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC "Invalid Request".
 pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC "Invalid params".
-#[expect(dead_code, reason = "used once tools/call is intercepted")]
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC "Internal error".
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
 
 /// What one line holds, as far as the proxy cares.
 #[derive(Debug)]
-#[expect(
-    dead_code,
-    reason = "the bodies are read once tools/call is intercepted"
-)]
 pub(crate) enum Message {
     /// Only whitespace: not a message.
     Blank,
@@ -89,7 +84,6 @@ pub(crate) fn error_line(id: &Value, code: i64, message: &str) -> Vec<u8> {
 }
 
 /// A JSON-RPC success response, as one newline-terminated line.
-#[expect(dead_code, reason = "used once tools/call is intercepted")]
 pub(crate) fn result_line(id: &Value, result: &Value) -> Vec<u8> {
     line(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
 }

@@ -10,6 +10,7 @@
 //!
 //! Layout:
 //! * [`relay`]: the relay loop and the process lifecycle ([`relay::run`]);
+//! * [`gate`]: a `tools/call` as an Attesta action, and the denial reply;
 //! * [`upstream`]: spawning the upstream in its own process group and
 //!   stopping it;
 //! * `jsonrpc`: classifying lines and building JSON-RPC replies.
@@ -17,9 +18,11 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod gate;
 mod jsonrpc;
 pub mod relay;
 pub mod upstream;
 
 pub use error::ProxyError;
+pub use gate::{ToolCall, ToolGate, ToolHints};
 pub use relay::{RelayOptions, exit_code, run, shutdown_signal};

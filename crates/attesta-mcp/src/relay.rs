@@ -5,7 +5,7 @@
 //! The caller injects the shutdown trigger (signals in the CLI, a future in
 //! tests).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::future::Future;
 use std::process::ExitStatus;
@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::ProxyError;
+use crate::gate::{ToolCall, ToolGate, ToolHints, denial_result};
 use crate::jsonrpc::{self, Message};
 use crate::upstream;
 
@@ -34,12 +35,16 @@ pub struct RelayOptions {
     /// gets to exit on its own after its stdin is closed, and again after
     /// SIGTERM, before SIGKILL.
     pub grace: Duration,
+    /// Decides client `tools/call` requests; `None` relays them unchecked
+    /// (for tests of the relay itself).
+    pub gate: Option<Arc<ToolGate>>,
 }
 
 impl Default for RelayOptions {
     fn default() -> Self {
         Self {
             grace: Duration::from_secs(2),
+            gate: None,
         }
     }
 }
@@ -54,6 +59,14 @@ struct Links {
     /// `tools/call` requests the upstream has not answered yet, by id key:
     /// they get an error if the upstream dies.
     pending: Mutex<HashMap<String, Value>>,
+    /// Decides `tools/call` requests.
+    gate: Option<Arc<ToolGate>>,
+    /// The client's `initialize` `clientInfo.name`: the default agent id.
+    client_name: Mutex<Option<String>>,
+    /// Ids of client `tools/list` requests, to read their results.
+    tools_list_ids: Mutex<HashSet<String>>,
+    /// Annotations from `tools/list` results, by tool name.
+    hints: Mutex<HashMap<String, ToolHints>>,
 }
 
 impl Links {
@@ -120,6 +133,10 @@ where
         to_client,
         to_upstream,
         pending: Mutex::new(HashMap::new()),
+        gate: options.gate.clone(),
+        client_name: Mutex::new(None),
+        tools_list_ids: Mutex::new(HashSet::new()),
+        hints: Mutex::new(HashMap::new()),
     });
     let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links)));
 
@@ -249,10 +266,14 @@ async fn next_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Ve
     }
 }
 
-/// Client → upstream until the client's EOF.
+/// Client → upstream until the client's EOF. Decisions run in their own
+/// tasks so other traffic keeps flowing while a human is asked; at EOF the
+/// decisions in progress are finished (the upstream may still answer them).
 async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
     let mut reader = BufReader::new(input);
+    let mut decisions = JoinSet::new();
     while let Some(line) = next_line(&mut reader).await {
+        while decisions.try_join_next().is_some() {}
         match jsonrpc::classify(&line) {
             Message::Blank => {}
             Message::Malformed => {
@@ -273,22 +294,132 @@ async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
                     ))
                     .await;
             }
-            Message::Request { id, method, .. } if method == "tools/call" => {
-                links.pending.lock().await.insert(jsonrpc::id_key(&id), id);
+            Message::Request { id, method, body } => match method.as_str() {
+                "tools/call" => {
+                    if let Some(task) = tools_call(&links, id, &body, line).await {
+                        decisions.spawn(task);
+                    }
+                }
+                "tools/list" => {
+                    links
+                        .tools_list_ids
+                        .lock()
+                        .await
+                        .insert(jsonrpc::id_key(&id));
+                    links.send_upstream(line).await;
+                }
+                "initialize" => {
+                    let name = body
+                        .get("params")
+                        .and_then(|p| p.get("clientInfo"))
+                        .and_then(|c| c.get("name"))
+                        .and_then(Value::as_str);
+                    if let Some(name) = name {
+                        *links.client_name.lock().await = Some(name.to_owned());
+                    }
+                    links.send_upstream(line).await;
+                }
+                _ => links.send_upstream(line).await,
+            },
+            Message::Notification { method } if method == "tools/call" && links.gate.is_some() => {
+                // A call nobody waits for cannot be denied to anyone; never
+                // let it through unchecked, and never answer a notification.
+                eprintln!(
+                    "attesta mcp: dropped a tools/call notification (no id); tools/call must be \
+                     a request"
+                );
+            }
+            Message::Notification { .. } | Message::Response { .. } | Message::Other => {
                 links.send_upstream(line).await;
             }
-            _ => links.send_upstream(line).await,
         }
     }
+    while decisions.join_next().await.is_some() {}
+}
+
+/// Handles one client `tools/call` request: forwards it at once without a
+/// gate, answers `-32602` for bad params, and otherwise returns the task
+/// that decides it.
+async fn tools_call(
+    links: &Arc<Links>,
+    id: Value,
+    body: &serde_json::Map<String, Value>,
+    line: Vec<u8>,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
+    let Some(gate) = links.gate.clone() else {
+        links.pending.lock().await.insert(jsonrpc::id_key(&id), id);
+        links.send_upstream(line).await;
+        return None;
+    };
+    let call = match ToolCall::from_params(body.get("params")) {
+        Ok(call) => call,
+        Err(message) => {
+            links
+                .send_client(jsonrpc::error_line(&id, jsonrpc::INVALID_PARAMS, &message))
+                .await;
+            return None;
+        }
+    };
+    let key = jsonrpc::id_key(&id);
+    links.pending.lock().await.insert(key.clone(), id.clone());
+    let links = Arc::clone(links);
+    Some(async move {
+        let hints = links
+            .hints
+            .lock()
+            .await
+            .get(&call.name)
+            .copied()
+            .unwrap_or_default();
+        let client_name = links.client_name.lock().await.clone();
+        let decision = gate.decide(&call, hints, client_name.as_deref()).await;
+        if decision.is_approved() {
+            // Still pending unless the upstream died meanwhile (then the
+            // client already has its error).
+            if links.pending.lock().await.contains_key(&key) {
+                links.send_upstream(line).await;
+            }
+        } else if links.pending.lock().await.remove(&key).is_some() {
+            eprintln!(
+                "attesta mcp: [{verdict}] {tool} (risk: {level}, score: {score:.2})",
+                verdict = decision.verdict,
+                tool = call.name,
+                level = decision.risk.level,
+                score = decision.risk.score,
+            );
+            let result = denial_result(&call.name, &decision);
+            links.send_client(jsonrpc::result_line(&id, &result)).await;
+        }
+    })
 }
 
 /// Upstream → client until the upstream's EOF.
 async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>) {
     let mut reader = BufReader::new(output);
     while let Some(line) = next_line(&mut reader).await {
-        if let Message::Response { id, .. } = jsonrpc::classify(&line) {
-            links.pending.lock().await.remove(&jsonrpc::id_key(&id));
+        if let Message::Response { id, body } = jsonrpc::classify(&line) {
+            let key = jsonrpc::id_key(&id);
+            links.pending.lock().await.remove(&key);
+            if links.tools_list_ids.lock().await.remove(&key) {
+                remember_hints(&links, &body).await;
+            }
         }
         links.send_client(line).await;
+    }
+}
+
+/// Records the annotations of every tool in a `tools/list` result (pages
+/// add up; a tool listed again replaces its old hints).
+async fn remember_hints(links: &Links, body: &serde_json::Map<String, Value>) {
+    let Some(tools) = body
+        .get("result")
+        .and_then(|r| r.get("tools"))
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let mut hints = links.hints.lock().await;
+    for (name, tool_hints) in tools.iter().filter_map(ToolHints::from_tool) {
+        hints.insert(name, tool_hints);
     }
 }
