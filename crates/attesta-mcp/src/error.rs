@@ -14,21 +14,21 @@ pub enum ProxyError {
     NoCommand,
     /// The upstream program could not be started (not found, not executable).
     #[error(
-        "cannot start the upstream MCP server `{program}`: {source}; check that it is installed \
+        "cannot start the upstream MCP server `{program}`: {cause}; check that it is installed \
          and on PATH, or give its full path"
     )]
     Spawn {
         /// The program as given on the command line.
         program: String,
         /// The operating system's error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Reading from or writing to a pipe, or waiting for the upstream, failed.
-    #[error("MCP relay I/O failed while {doing}: {source}")]
+    #[error("MCP relay I/O failed while {doing}: {cause}")]
     Io {
         /// What the proxy was doing.
         doing: &'static str,
         /// The underlying error.
-        source: io::Error,
+        cause: io::Error,
     },
 }

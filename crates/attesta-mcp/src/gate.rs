@@ -200,11 +200,15 @@ pub fn denial_result(tool: &str, decision: &Decision) -> Value {
         reason = decision.reason.trim_end_matches('.'),
     );
     text.push('.');
-    if decision.challenge_result.is_none() {
+    let nobody_answered = decision
+        .challenge_result
+        .as_ref()
+        .is_none_or(|result| result.unanswered.is_some());
+    if nobody_answered {
         text.push_str(
-            " Approving it needs a human: run the MCP client so that the proxy has a \
-             controlling terminal (/dev/tty) to ask on, or use MCP elicitation, which this \
-             proxy does not implement yet.",
+            " No human answered: approving it needs a person at the proxy's controlling \
+             terminal (/dev/tty; start the MCP client from a terminal), or MCP elicitation, \
+             which this proxy does not implement yet.",
         );
     }
     text.push_str(" Audit entry: ");

@@ -120,7 +120,7 @@ where
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(ProxyError::Io {
             doing: "connecting to the upstream MCP server's stdin/stdout",
-            source: std::io::Error::other("the pipes were not created"),
+            cause: std::io::Error::other("the pipes were not created"),
         });
     };
     let (close_upstream, upstream_closing) = watch::channel(false);
@@ -153,7 +153,7 @@ where
     let status = if let Some(status) = upstream_exit {
         status.map_err(|source| ProxyError::Io {
             doing: "waiting for the upstream MCP server",
-            source,
+            cause: source,
         })?
     } else {
         // Close the upstream's stdin (after what is already queued), then

@@ -24,7 +24,7 @@ pub fn spawn(argv: &[OsString]) -> Result<Child, ProxyError> {
     command.process_group(0);
     command.spawn().map_err(|source| ProxyError::Spawn {
         program: program.to_string_lossy().into_owned(),
-        source,
+        cause: source,
     })
 }
 
@@ -34,7 +34,7 @@ pub fn spawn(argv: &[OsString]) -> Result<Child, ProxyError> {
 pub async fn stop(child: &mut Child, grace: Duration) -> Result<ExitStatus, ProxyError> {
     let io_err = |source| ProxyError::Io {
         doing: "waiting for the upstream MCP server to exit",
-        source,
+        cause: source,
     };
     if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
         return status.map_err(io_err);
