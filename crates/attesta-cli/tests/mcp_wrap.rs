@@ -249,3 +249,19 @@ fn flags_set_agent_and_pins_and_bad_input_exits_2() {
     assert_eq!(missing_config.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing_config.stderr).contains("nope.yaml"));
 }
+
+#[test]
+fn sigterm_closes_the_upstream_and_exits_with_its_status() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = Proxy::start(dir.path(), &[]);
+    proxy.send(PING);
+    assert_eq!(proxy.json()["id"], 4, "the relay is up");
+    let pid = Pid::from_raw(i32::try_from(proxy.child.id()).unwrap()).unwrap();
+    kill_process(pid, Signal::TERM).unwrap();
+    // The client's stdin stays open: the signal alone ends the session.
+    let started = std::time::Instant::now();
+    let status = proxy.child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(status.code(), Some(4), "the upstream saw EOF and exited 4");
+}
