@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Audit(AuditArgs),
     /// Show, list, revoke or reset agents' trust.
     Trust(TrustArgs),
+    /// Put Attesta in front of an MCP server (stdio).
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Print the version.
     Version,
 }
@@ -263,6 +266,61 @@ pub(crate) struct AuditTailArgs {
     /// Print one JSON object per entry (JSON Lines).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum McpCommand {
+    /// Run an MCP server over stdio behind Attesta: every tools/call is
+    /// scored and, above LOW, needs a human at this terminal (otherwise it is
+    /// denied); everything else is relayed unchanged. Exits with the server's
+    /// exit status.
+    #[command(
+        after_help = "Example: attesta mcp wrap -- npx @modelcontextprotocol/server-filesystem /tmp"
+    )]
+    Wrap(McpWrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct McpWrapArgs {
+    /// Policy file (must exist and be valid). Default: ./attesta.yaml (or
+    /// .yml/.toml) if present, else built-in defaults with the audit log at
+    /// .attesta/audit.jsonl.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Agent id for audit records and trust (default: the MCP client's
+    /// clientInfo.name from initialize).
+    #[arg(long, value_name = "ID")]
+    pub(crate) agent_id: Option<String>,
+    /// Environment the calls run in (default: the policy's
+    /// default_environment, else detected).
+    #[arg(long, value_name = "ENV")]
+    pub(crate) environment: Option<String>,
+    /// Pin a tool to exactly this risk level (low, medium, high, critical).
+    /// Repeatable.
+    #[arg(long = "risk-override", value_name = "TOOL=LEVEL", value_parser = parse_risk_override)]
+    pub(crate) risk_overrides: Vec<(String, attesta::RiskLevel)>,
+    /// The MCP server to run, after `--`: program and arguments (no shell).
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+fn parse_risk_override(s: &str) -> Result<(String, attesta::RiskLevel), String> {
+    let Some((tool, level)) = s.split_once('=') else {
+        return Err(format!(
+            "expected TOOL=LEVEL (e.g. delete_file=critical), got `{s}`"
+        ));
+    };
+    let tool = tool.trim();
+    if tool.is_empty() {
+        return Err("the tool name before `=` is empty; use TOOL=LEVEL".to_owned());
+    }
+    let level = parse_risk_level(level.trim())
+        .map_err(|e| format!("{e}; LEVEL must be one of low, medium, high, critical"))?;
+    Ok((tool.to_owned(), level))
 }
 
 fn parse_risk_level(s: &str) -> Result<attesta::RiskLevel, String> {

@@ -3,12 +3,13 @@
 mod audit;
 mod demo;
 mod init;
+mod mcp;
 mod risk;
 mod trust;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, RiskCommand};
+use crate::cli::{Cli, Command, McpCommand, RiskCommand};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -17,6 +18,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Trust(args) => trust::run(&args),
+        Command::Mcp(McpCommand::Wrap(args)) => mcp::wrap(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

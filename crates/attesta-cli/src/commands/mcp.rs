@@ -1,0 +1,107 @@
+//! `attesta mcp wrap`: run an MCP server behind the gate.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use attesta::audit::JsonlAuditLog;
+#[cfg(unix)]
+use attesta::channel::{TerminalChannel, TerminalConfig};
+use attesta::{Attesta, Policy};
+use attesta_mcp::{ProxyError, RelayOptions, ToolGate, exit_code};
+
+use crate::cli::McpWrapArgs;
+
+/// Policy files picked up from the current directory without `--config`.
+const DEFAULT_NAMES: [&str; 3] = ["attesta.yaml", "attesta.yml", "attesta.toml"];
+
+pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
+    if args.command.is_empty() {
+        return Err(ProxyError::NoCommand.into());
+    }
+    let (engine, source) = engine(args.config.as_deref())?;
+    let mut gate = ToolGate::new(engine);
+    if let Some(agent) = &args.agent_id {
+        gate = gate.with_agent_id(agent.clone());
+    }
+    if let Some(environment) = &args.environment {
+        gate = gate.with_environment(environment.clone());
+    }
+    for (tool, level) in &args.risk_overrides {
+        gate = gate.with_risk_override(tool.clone(), *level);
+    }
+    let shown: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!(
+        "attesta mcp: policy: {source}; session {}; wrapping: {}",
+        gate.session_id(),
+        shown.join(" ")
+    );
+    let options = RelayOptions {
+        gate: Some(Arc::new(gate)),
+        ..RelayOptions::default()
+    };
+    // Two workers: the terminal prompt blocks one while the relay goes on.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(attesta_mcp::run(
+        &args.command,
+        &options,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        attesta_mcp::shutdown_signal(),
+    ));
+    // The stdin reader may still be blocked in a read that never returns;
+    // do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    let status = result?;
+    Ok(ExitCode::from(exit_code(status)))
+}
+
+/// The explicit policy (which must load), else a policy file in the current
+/// directory, else built-in defaults that audit to `.attesta/audit.jsonl` and
+/// ask at the controlling terminal (denying when there is none).
+fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
+    let found = explicit.map(Path::to_path_buf).or_else(|| {
+        DEFAULT_NAMES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    });
+    if let Some(path) = found {
+        let engine = Attesta::from_config(&path).with_context(|| {
+            format!(
+                "cannot use the policy {}: fix it, or run without --config (and without \
+                 ./attesta.yaml) to use the built-in defaults",
+                path.display()
+            )
+        })?;
+        return Ok((engine, path.display().to_string()));
+    }
+    let policy = Policy::default();
+    let audit =
+        Arc::new(JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync));
+    let source = format!(
+        "built-in defaults (no attesta.yaml found), audit log {}",
+        policy.audit.path.display()
+    );
+    let builder = Attesta::builder().audit(audit);
+    // Without a terminal channel (non-Unix) nobody can be asked: fail closed.
+    #[cfg(unix)]
+    let builder = builder.channel(Arc::new(TerminalChannel::new(TerminalConfig::from_policy(
+        &policy,
+    ))));
+    let engine = builder
+        .policy(policy)
+        .build()
+        .context("the built-in policy cannot be used")?;
+    Ok((engine, source))
+}

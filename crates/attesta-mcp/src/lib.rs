@@ -1,0 +1,28 @@
+//! A stdio proxy for the Model Context Protocol that puts Attesta between an
+//! MCP client (an editor or agent) and an MCP server it launches.
+//!
+//! The client talks to the proxy on stdin/stdout; the proxy runs the real
+//! server (the *upstream*) as a child process and relays newline-delimited
+//! JSON-RPC between the two. Every line that is not intercepted is forwarded
+//! as its original bytes, in both directions. The upstream's stderr is
+//! inherited, and the proxy writes nothing to stdout but relayed or
+//! answered messages.
+//!
+//! Layout:
+//! * [`relay`]: the relay loop and the process lifecycle ([`relay::run`]);
+//! * [`gate`]: a `tools/call` as an Attesta action, and the denial reply;
+//! * [`upstream`]: spawning the upstream in its own process group and
+//!   stopping it;
+//! * `jsonrpc`: classifying lines and building JSON-RPC replies.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod gate;
+mod jsonrpc;
+pub mod relay;
+pub mod upstream;
+
+pub use error::ProxyError;
+pub use gate::{ToolCall, ToolGate, ToolHints};
+pub use relay::{RelayOptions, exit_code, run, shutdown_signal};
