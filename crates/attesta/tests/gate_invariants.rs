@@ -32,6 +32,15 @@ fn with_policy(policy: Policy, score: f64) -> Attesta {
         .expect("valid")
 }
 
+/// An engine with a fixed score asking through `channel`, default policy.
+fn with_channel(score: f64, channel: Arc<ScriptedChannel>) -> Attesta {
+    Attesta::builder()
+        .scorer(fixed(score))
+        .channel(channel)
+        .build()
+        .expect("valid")
+}
+
 fn yes_by(who: &str) -> ScriptedAnswer {
     ScriptedAnswer::answers(["yes"]).by(who)
 }
@@ -345,11 +354,7 @@ async fn channel_error_denies() {
     let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::error(
         ChannelError::Failed("tty closed".into()),
     )]));
-    let attesta = Attesta::builder()
-        .scorer(fixed(0.45))
-        .channel(channel)
-        .build()
-        .expect("valid");
+    let attesta = with_channel(0.45, channel);
     let decision = attesta.evaluate(&medium()).await;
     assert_eq!(decision.verdict, Verdict::Denied);
     assert!(decision.reason.contains("tty closed"));
@@ -360,11 +365,7 @@ async fn timeout_denies_as_timed_out() {
     let channel = Arc::new(ScriptedChannel::new([
         yes_by("alice").after(Duration::from_secs(301))
     ]));
-    let attesta = Attesta::builder()
-        .scorer(fixed(0.45))
-        .channel(channel)
-        .build()
-        .expect("valid");
+    let attesta = with_channel(0.45, channel);
     let decision = attesta.evaluate(&medium()).await;
     assert_eq!(decision.verdict, Verdict::TimedOut);
     assert_eq!(decision.metadata.get("timed_out"), Some(&Value::Bool(true)));
@@ -376,11 +377,7 @@ async fn answer_within_timeout_is_not_a_timeout() {
     let channel = Arc::new(ScriptedChannel::new([
         yes_by("alice").after(Duration::from_secs(299))
     ]));
-    let attesta = Attesta::builder()
-        .scorer(fixed(0.45))
-        .channel(channel)
-        .build()
-        .expect("valid");
+    let attesta = with_channel(0.45, channel);
     assert_eq!(attesta.evaluate(&medium()).await.verdict, Verdict::Approved);
 }
 
@@ -457,11 +454,7 @@ async fn fail_mode_escalate() {
 #[tokio::test]
 async fn a_quiz_cannot_be_passed_by_saying_yes() {
     let channel = Arc::new(ScriptedChannel::new([yes_by("alice")]));
-    let attesta = Attesta::builder()
-        .scorer(fixed(0.7))
-        .channel(channel)
-        .build()
-        .expect("valid");
+    let attesta = with_channel(0.7, channel);
     let decision = attesta.evaluate(&medium()).await;
     assert_eq!(decision.challenge, ChallengeType::Quiz);
     assert!(!decision.is_approved());
