@@ -137,6 +137,18 @@ impl AttestaBuilder {
         self
     }
 
+    /// Replaces the channel with one built from the current one (`None` if
+    /// none is set): for wrapping the policy's terminal channel in a router
+    /// that tries another channel first, as the MCP gateway does.
+    #[must_use]
+    pub fn map_channel(
+        mut self,
+        wrap: impl FnOnce(Option<Arc<dyn Channel>>) -> Arc<dyn Channel>,
+    ) -> Self {
+        self.challenges.channel = Some(wrap(self.challenges.channel.take()));
+        self
+    }
+
     /// Presents `challenge` for every action at `level`, whatever the
     /// policy's challenge map says.
     #[must_use]
@@ -302,6 +314,13 @@ impl Attesta {
     /// approval. With no terminal, prompts are unavailable and the gate
     /// denies (fail closed).
     pub fn from_config(path: impl AsRef<Path>) -> Result<Self, BuildError> {
+        Self::config_builder(path)?.build()
+    }
+
+    /// The builder [`Attesta::from_config`] uses, before `build`: the policy,
+    /// its audit log and clock, and (on Unix) its terminal channel, ready to
+    /// be adjusted (for example with [`AttestaBuilder::map_channel`]).
+    pub fn config_builder(path: impl AsRef<Path>) -> Result<AttestaBuilder, BuildError> {
         let policy = Policy::from_file(path.as_ref())?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
         let mut log = JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync);
@@ -323,12 +342,18 @@ impl Attesta {
         let builder = Self::builder().clock(Arc::clone(&clock)).audit(audit);
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);
-        builder.policy(policy).build()
+        Ok(builder.policy(policy))
     }
 
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// Where decisions are recorded (for records a caller adds itself, such
+    /// as the MCP gateway's notice that a tool's definition changed).
+    pub fn audit_sink(&self) -> &Arc<dyn AuditSink> {
+        &self.inner.audit
     }
 
     /// The scorer in use.
