@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use attesta::challenge::Unanswered;
 use attesta::{ActionContext, Attesta, Decision, RiskLevel};
 use serde_json::{Map, Value, json};
 
@@ -15,6 +16,9 @@ pub struct ToolHints {
     pub read_only: bool,
     /// `annotations.destructiveHint == true`: the call is at least HIGH.
     pub destructive: bool,
+    /// The tool's definition differs from the one pinned when it was first
+    /// seen: the call is CRITICAL until `attesta mcp pins accept`.
+    pub definition_changed: bool,
 }
 
 impl ToolHints {
@@ -32,6 +36,7 @@ impl ToolHints {
             Self {
                 read_only: flag("readOnlyHint"),
                 destructive: flag("destructiveHint"),
+                definition_changed: false,
             },
         ))
     }
@@ -161,6 +166,12 @@ impl ToolGate {
         if let Some(environment) = &self.environment {
             ctx = ctx.with_environment(environment.clone());
         }
+        if hints.definition_changed {
+            // A silently changed tool is not the tool the operator pinned.
+            return ctx
+                .with_metadata("tool_definition_changed", true)
+                .with_trusted_risk_override(RiskLevel::Critical);
+        }
         if let Some(level) = self.overrides.get(&call.name) {
             return ctx.with_trusted_risk_override(*level);
         }
@@ -200,15 +211,15 @@ pub fn denial_result(tool: &str, decision: &Decision) -> Value {
         reason = decision.reason.trim_end_matches('.'),
     );
     text.push('.');
-    let nobody_answered = decision
+    let nobody_reachable = decision
         .challenge_result
         .as_ref()
-        .is_none_or(|result| result.unanswered.is_some());
-    if nobody_answered {
+        .is_none_or(|result| result.unanswered == Some(Unanswered::NoChannel));
+    if nobody_reachable {
         text.push_str(
-            " No human answered: approving it needs a person at the proxy's controlling \
-             terminal (/dev/tty; start the MCP client from a terminal), or MCP elicitation, \
-             which this proxy does not implement yet.",
+            " No human could be asked: approving it needs an MCP client that supports form \
+             elicitation, or a person at the proxy's controlling terminal (start the MCP \
+             client from a terminal).",
         );
     }
     text.push_str(" Audit entry: ");
@@ -279,12 +290,12 @@ mod tests {
         let gate = ToolGate::new(Attesta::builder().build().unwrap())
             .with_risk_override("pinned", RiskLevel::Low);
         let destructive = ToolHints {
-            read_only: false,
             destructive: true,
+            ..ToolHints::default()
         };
         let read_only = ToolHints {
             read_only: true,
-            destructive: false,
+            ..ToolHints::default()
         };
         let c = call(&json!({"name": "get_weather", "arguments": {"city": "Oslo"}}));
         let raised = gate.context(&c, destructive, None).trusted_risk_override;

@@ -33,6 +33,8 @@ pub(crate) enum Message {
     Notification {
         /// The method name.
         method: String,
+        /// The whole message.
+        body: Map<String, Value>,
     },
     /// An object with `id` and no `method`: a response.
     Response {
@@ -63,7 +65,7 @@ pub(crate) fn classify(line: &[u8]) -> Message {
     let id = body.get("id").cloned();
     match (method, id) {
         (Some(method), Some(id)) => Message::Request { id, method, body },
-        (Some(method), None) => Message::Notification { method },
+        (Some(method), None) => Message::Notification { method, body },
         (None, Some(id)) => Message::Response { id, body },
         (None, None) => Message::Other,
     }
@@ -76,7 +78,7 @@ pub(crate) fn id_key(id: &Value) -> String {
 
 /// A JSON-RPC error response, as one newline-terminated line.
 pub(crate) fn error_line(id: &Value, code: i64, message: &str) -> Vec<u8> {
-    line(&json!({
+    to_line(&json!({
         "jsonrpc": "2.0",
         "id": id,
         "error": {"code": code, "message": message},
@@ -85,10 +87,17 @@ pub(crate) fn error_line(id: &Value, code: i64, message: &str) -> Vec<u8> {
 
 /// A JSON-RPC success response, as one newline-terminated line.
 pub(crate) fn result_line(id: &Value, result: &Value) -> Vec<u8> {
-    line(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    to_line(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
 }
 
-fn line(value: &Value) -> Vec<u8> {
+/// A notification, as one newline-terminated line.
+pub(crate) fn notification_line(method: &str, params: &Value) -> Vec<u8> {
+    to_line(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
+}
+
+/// Any JSON value as one newline-terminated line (serde_json escapes
+/// newlines inside strings, so the line never breaks).
+pub(crate) fn to_line(value: &Value) -> Vec<u8> {
     // Serialising a `Value` cannot fail; an empty object is a safe fallback.
     let mut out = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     out.push(b'\n');

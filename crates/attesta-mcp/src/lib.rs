@@ -17,12 +17,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod batch;
+mod call;
+mod elicit;
 mod error;
 pub mod gate;
 mod jsonrpc;
+mod links;
+mod outbound;
+mod peers;
+mod pinning;
 pub mod relay;
+mod route;
+mod tools;
 pub mod upstream;
 
 pub use error::ProxyError;
 pub use gate::{ToolCall, ToolGate, ToolHints};
 pub use relay::{RelayOptions, exit_code, run, shutdown_signal};
+pub use route::McpChannel;

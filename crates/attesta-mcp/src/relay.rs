@@ -5,7 +5,7 @@
 //! The caller injects the shutdown trigger (signals in the CLI, a future in
 //! tests).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::future::Future;
 use std::process::ExitStatus;
@@ -14,13 +14,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::ProxyError;
-use crate::gate::{ToolCall, ToolGate, ToolHints, denial_result};
+use crate::gate::ToolGate;
 use crate::jsonrpc::{self, Message};
-use crate::upstream;
+use crate::links::{Links, Watched};
+use crate::tools::ToolBook;
+use crate::{batch, call, pinning, upstream};
 
 /// How many lines may queue for one destination before readers wait.
 const QUEUE: usize = 256;
@@ -38,6 +40,9 @@ pub struct RelayOptions {
     /// Decides client `tools/call` requests; `None` relays them unchecked
     /// (for tests of the relay itself).
     pub gate: Option<Arc<ToolGate>>,
+    /// How often a `tools/call` waiting for a human sends the client
+    /// `notifications/progress` (when the call carried a progress token).
+    pub keepalive: Duration,
 }
 
 impl Default for RelayOptions {
@@ -45,58 +50,7 @@ impl Default for RelayOptions {
         Self {
             grace: Duration::from_secs(2),
             gate: None,
-        }
-    }
-}
-
-/// What both readers share.
-#[derive(Debug)]
-struct Links {
-    /// Lines for the client's stdout (one writer task owns the pipe).
-    to_client: mpsc::Sender<Vec<u8>>,
-    /// Lines for the upstream's stdin (one writer task owns the pipe).
-    to_upstream: mpsc::Sender<Vec<u8>>,
-    /// `tools/call` requests the upstream has not answered yet, by id key:
-    /// they get an error if the upstream dies.
-    pending: Mutex<HashMap<String, Value>>,
-    /// Decides `tools/call` requests.
-    gate: Option<Arc<ToolGate>>,
-    /// The client's `initialize` `clientInfo.name`: the default agent id.
-    client_name: Mutex<Option<String>>,
-    /// Ids of client `tools/list` requests, to read their results.
-    tools_list_ids: Mutex<HashSet<String>>,
-    /// Annotations from `tools/list` results, by tool name.
-    hints: Mutex<HashMap<String, ToolHints>>,
-}
-
-impl Links {
-    async fn send_client(&self, line: Vec<u8>) {
-        // A closed client stdout is not an error for the relay: the client
-        // is gone and its EOF on stdin ends the session.
-        let _ = self.to_client.send(line).await;
-    }
-
-    async fn send_upstream(&self, line: Vec<u8>) {
-        // A dead upstream is noticed through its exit status.
-        let _ = self.to_upstream.send(line).await;
-    }
-
-    /// Answers every request the upstream will never answer.
-    async fn fail_pending(&self, status: ExitStatus) {
-        let pending: Vec<Value> = self
-            .pending
-            .lock()
-            .await
-            .drain()
-            .map(|(_, id)| id)
-            .collect();
-        let message = format!(
-            "the upstream MCP server exited ({status}) before answering this request; \
-             restart the MCP server and retry"
-        );
-        for id in pending {
-            self.send_client(jsonrpc::error_line(&id, jsonrpc::INTERNAL_ERROR, &message))
-                .await;
+            keepalive: Duration::from_secs(10),
         }
     }
 }
@@ -129,15 +83,13 @@ where
     let (to_upstream, upstream_queue) = mpsc::channel(QUEUE);
     let client_writer = tokio::spawn(write_lines(client_out, client_queue, client_closing));
     let upstream_writer = tokio::spawn(write_lines(stdin, upstream_queue, upstream_closing));
-    let links = Arc::new(Links {
+    let links = Arc::new(Links::new(
         to_client,
         to_upstream,
-        pending: Mutex::new(HashMap::new()),
-        gate: options.gate.clone(),
-        client_name: Mutex::new(None),
-        tools_list_ids: Mutex::new(HashSet::new()),
-        hints: Mutex::new(HashMap::new()),
-    });
+        options.gate.clone(),
+        ToolBook::default(),
+        options.keepalive,
+    ));
     let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links)));
 
     let upstream_exit = {
@@ -275,151 +227,168 @@ async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
     while let Some(line) = next_line(&mut reader).await {
         while decisions.try_join_next().is_some() {}
         match jsonrpc::classify(&line) {
-            Message::Blank => {}
-            Message::Malformed => {
-                links
-                    .send_client(jsonrpc::error_line(
-                        &Value::Null,
-                        jsonrpc::PARSE_ERROR,
-                        "parse error: the line is not valid JSON; send one JSON-RPC message per line",
-                    ))
-                    .await;
-            }
-            Message::NotAnObject => {
-                links
-                    .send_client(jsonrpc::error_line(
-                        &Value::Null,
-                        jsonrpc::INVALID_REQUEST,
-                        "invalid request: send one JSON-RPC object per line (MCP has no batches)",
-                    ))
-                    .await;
-            }
-            Message::Request { id, method, body } => match method.as_str() {
-                "tools/call" => {
-                    if let Some(task) = tools_call(&links, id, &body, line).await {
-                        decisions.spawn(task);
-                    }
-                }
-                "tools/list" => {
-                    links
-                        .tools_list_ids
-                        .lock()
-                        .await
-                        .insert(jsonrpc::id_key(&id));
-                    links.send_upstream(line).await;
-                }
-                "initialize" => {
-                    let name = body
-                        .get("params")
-                        .and_then(|p| p.get("clientInfo"))
-                        .and_then(|c| c.get("name"))
-                        .and_then(Value::as_str);
-                    if let Some(name) = name {
-                        *links.client_name.lock().await = Some(name.to_owned());
-                    }
-                    links.send_upstream(line).await;
-                }
-                _ => links.send_upstream(line).await,
-            },
-            Message::Notification { method } if method == "tools/call" && links.gate.is_some() => {
-                // A call nobody waits for cannot be denied to anyone; never
-                // let it through unchecked, and never answer a notification.
-                eprintln!(
-                    "attesta mcp: dropped a tools/call notification (no id); tools/call must be \
-                     a request"
-                );
-            }
-            Message::Notification { .. } | Message::Response { .. } | Message::Other => {
-                links.send_upstream(line).await;
-            }
+            Message::NotAnObject => batch(&links, &line, &mut decisions).await,
+            message => from_client(&links, message, line, &mut decisions).await,
         }
     }
     while decisions.join_next().await.is_some() {}
 }
 
-/// Handles one client `tools/call` request: forwards it at once without a
-/// gate, answers `-32602` for bad params, and otherwise returns the task
-/// that decides it.
-async fn tools_call(
+/// Handles one message from the client (alone or a batch member).
+async fn from_client(
     links: &Arc<Links>,
-    id: Value,
-    body: &serde_json::Map<String, Value>,
+    message: Message,
     line: Vec<u8>,
-) -> Option<impl Future<Output = ()> + Send + 'static> {
-    let Some(gate) = links.gate.clone() else {
-        links.pending.lock().await.insert(jsonrpc::id_key(&id), id);
-        links.send_upstream(line).await;
-        return None;
-    };
-    let call = match ToolCall::from_params(body.get("params")) {
-        Ok(call) => call,
-        Err(message) => {
-            links
-                .send_client(jsonrpc::error_line(&id, jsonrpc::INVALID_PARAMS, &message))
-                .await;
-            return None;
+    decisions: &mut JoinSet<()>,
+) {
+    match message {
+        Message::Blank => {}
+        Message::Malformed => {
+            let error = jsonrpc::error_line(
+                &Value::Null,
+                jsonrpc::PARSE_ERROR,
+                "parse error: the line is not valid JSON; send one JSON-RPC message per line",
+            );
+            links.send_client(error).await;
         }
-    };
-    let key = jsonrpc::id_key(&id);
-    links.pending.lock().await.insert(key.clone(), id.clone());
-    let links = Arc::clone(links);
-    Some(async move {
-        let hints = links
-            .hints
-            .lock()
-            .await
-            .get(&call.name)
-            .copied()
-            .unwrap_or_default();
-        let client_name = links.client_name.lock().await.clone();
-        let decision = gate.decide(&call, hints, client_name.as_deref()).await;
-        if decision.is_approved() {
-            // Still pending unless the upstream died meanwhile (then the
-            // client already has its error).
-            if links.pending.lock().await.contains_key(&key) {
+        Message::NotAnObject => {
+            let error = jsonrpc::error_line(
+                &Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                "invalid request: a JSON-RPC message must be an object",
+            );
+            links.send_client(error).await;
+        }
+        Message::Request { id, method, body } => match method.as_str() {
+            "tools/call" => {
+                if let Some(task) = call::tools_call(links, id, &body, line).await {
+                    decisions.spawn(task);
+                }
+            }
+            "tools/list" => {
+                links.watch(&id, Watched::ToolsList).await;
                 links.send_upstream(line).await;
             }
-        } else if links.pending.lock().await.remove(&key).is_some() {
+            "initialize" | "server/discover" => {
+                if method == "initialize" {
+                    links
+                        .facts
+                        .lock()
+                        .await
+                        .client_initialize(body.get("params"));
+                }
+                links.watch(&id, Watched::Handshake).await;
+                links.send_upstream(line).await;
+            }
+            _ => links.send_upstream(line).await,
+        },
+        Message::Notification { method, .. } if method == "tools/call" && links.gate.is_some() => {
+            // A call nobody waits for cannot be denied to anyone; never
+            // let it through unchecked, and never answer a notification.
             eprintln!(
-                "attesta mcp: [{verdict}] {tool} (risk: {level}, score: {score:.2})",
-                verdict = decision.verdict,
-                tool = call.name,
-                level = decision.risk.level,
-                score = decision.risk.score,
+                "attesta mcp: dropped a tools/call notification (no id); tools/call must be \
+                 a request"
             );
-            let result = denial_result(&call.name, &decision);
-            links.send_client(jsonrpc::result_line(&id, &result)).await;
         }
-    })
+        Message::Notification { method, body } if method == "notifications/cancelled" => {
+            if !withdraw(links, &body).await {
+                links.send_upstream(line).await;
+            }
+        }
+        Message::Response { id, body } => {
+            // The answer to the proxy's own request (an approval form) is
+            // the proxy's; everything else answers the upstream.
+            if !links.outbound.resolve(&id, body) {
+                links.send_upstream(line).await;
+            }
+        }
+        Message::Notification { .. } | Message::Other => links.send_upstream(line).await,
+    }
+}
+
+/// A client's `notifications/cancelled` for a call still being decided
+/// withdraws the approval (the channel stops asking; the audit record says
+/// so). Returns whether the proxy took it; otherwise it is the upstream's.
+async fn withdraw(links: &Links, body: &serde_json::Map<String, Value>) -> bool {
+    let Some(request_id) = body.get("params").and_then(|p| p.get("requestId")) else {
+        return false;
+    };
+    match links.call(request_id).await {
+        Some(route) => route.cancel_unless_forwarded().await,
+        None => false,
+    }
+}
+
+/// A JSON array from the client: a batch in protocol 2025-03-26, an invalid
+/// request otherwise.
+async fn batch(links: &Arc<Links>, line: &[u8], decisions: &mut JoinSet<()>) {
+    let allowed = links.facts.lock().await.batches_allowed();
+    let members = if allowed { batch::members(line) } else { None };
+    let Some(members) = members.filter(|m| !m.is_empty()) else {
+        let message = if allowed {
+            "invalid request: a batch must be a non-empty array of JSON-RPC messages"
+        } else {
+            "invalid request: send one JSON-RPC object per line; JSON-RPC batches exist only in \
+             MCP protocol version 2025-03-26, and this session did not negotiate it"
+        };
+        let error = jsonrpc::error_line(&Value::Null, jsonrpc::INVALID_REQUEST, message);
+        links.send_client(error).await;
+        return;
+    };
+    let classified: Vec<(Message, Vec<u8>)> = members
+        .into_iter()
+        .map(|member| (jsonrpc::classify(&member), member))
+        .collect();
+    let mut keys = HashSet::new();
+    let mut ready = Vec::new();
+    for (message, _) in &classified {
+        match message {
+            Message::Request { id, .. } => {
+                keys.insert(jsonrpc::id_key(id));
+            }
+            Message::NotAnObject | Message::Malformed => ready.push(jsonrpc::error_line(
+                &Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                "invalid request: each batch member must be a JSON-RPC object",
+            )),
+            _ => {}
+        }
+    }
+    if let Some(answer) = links.batches.open(keys, ready) {
+        links.send_client(answer).await;
+    }
+    for (message, member) in classified {
+        if !matches!(message, Message::NotAnObject | Message::Malformed) {
+            Box::pin(from_client(links, message, member, decisions)).await;
+        }
+    }
 }
 
 /// Upstream → client until the upstream's EOF.
 async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>) {
     let mut reader = BufReader::new(output);
     while let Some(line) = next_line(&mut reader).await {
-        if let Message::Response { id, body } = jsonrpc::classify(&line) {
-            let key = jsonrpc::id_key(&id);
-            links.pending.lock().await.remove(&key);
-            if links.tools_list_ids.lock().await.remove(&key) {
-                remember_hints(&links, &body).await;
+        let Message::Response { id, body } = jsonrpc::classify(&line) else {
+            links.send_client(line).await;
+            continue;
+        };
+        links.answered(&id).await;
+        match links.unwatch(&id).await {
+            Some(Watched::Handshake) => {
+                links.facts.lock().await.server_answer(body.get("result"));
+            }
+            Some(Watched::ToolsList) => {
+                if let Some(result) = body.get("result") {
+                    pinning::read_tools_list(&links, result).await;
+                }
+            }
+            None => {
+                // The answer to the proxy's own `tools/list` stays here.
+                if links.outbound.resolve(&id, body) {
+                    continue;
+                }
             }
         }
-        links.send_client(line).await;
-    }
-}
-
-/// Records the annotations of every tool in a `tools/list` result (pages
-/// add up; a tool listed again replaces its old hints).
-async fn remember_hints(links: &Links, body: &serde_json::Map<String, Value>) {
-    let Some(tools) = body
-        .get("result")
-        .and_then(|r| r.get("tools"))
-        .and_then(Value::as_array)
-    else {
-        return;
-    };
-    let mut hints = links.hints.lock().await;
-    for (name, tool_hints) in tools.iter().filter_map(ToolHints::from_tool) {
-        hints.insert(name, tool_hints);
+        links.answer_client(&id, line).await;
     }
 }

@@ -106,7 +106,16 @@ async fn an_operator_pin_decides_the_level() {
     let (_, _, received) = tokio::time::timeout(Duration::from_secs(10), s.finish())
         .await
         .unwrap();
-    assert!(received.is_empty());
+    // The client never listed the tools, so the proxy did (with its own id,
+    // answered to nobody else); the call itself never went upstream.
+    let received = String::from_utf8(received).unwrap();
+    let lines: Vec<Value> = received
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{received}");
+    assert_eq!(lines[0]["method"], "tools/list");
+    assert!(lines[0]["id"].as_str().unwrap().starts_with("attesta-"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use attesta::audit::JsonlAuditLog;
 #[cfg(unix)]
 use attesta::channel::{TerminalChannel, TerminalConfig};
-use attesta::{Attesta, Policy};
-use attesta_mcp::{ProxyError, RelayOptions, ToolGate, exit_code};
+use attesta::{Attesta, AttestaBuilder, Policy};
+use attesta_mcp::{McpChannel, ProxyError, RelayOptions, ToolGate, exit_code};
 
 use crate::cli::McpWrapArgs;
 
@@ -67,8 +67,9 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The explicit policy (which must load), else a policy file in the current
-/// directory, else built-in defaults that audit to `.attesta/audit.jsonl` and
-/// ask at the controlling terminal (denying when there is none).
+/// directory, else built-in defaults that audit to `.attesta/audit.jsonl`.
+/// Either way humans are asked through the MCP client's forms when it has
+/// them, else at the controlling terminal, else the call is denied.
 fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
     let found = explicit.map(Path::to_path_buf).or_else(|| {
         DEFAULT_NAMES
@@ -76,16 +77,29 @@ fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
             .map(PathBuf::from)
             .find(|p| p.is_file())
     });
-    if let Some(path) = found {
-        let engine = Attesta::from_config(&path).with_context(|| {
+    let (builder, source) = if let Some(path) = found {
+        let builder = Attesta::config_builder(&path).with_context(|| {
             format!(
                 "cannot use the policy {}: fix it, or run without --config (and without \
                  ./attesta.yaml) to use the built-in defaults",
                 path.display()
             )
         })?;
-        return Ok((engine, path.display().to_string()));
-    }
+        (builder, path.display().to_string())
+    } else {
+        default_builder()
+    };
+    let engine = builder
+        .map_channel(|fallback| Arc::new(McpChannel::new(fallback)))
+        .build()
+        .context("the policy cannot be used")?;
+    Ok((engine, source))
+}
+
+/// Built-in defaults: audit log `.attesta/audit.jsonl`, the terminal as the
+/// fallback channel (none off Unix, which denies when the client has no
+/// forms).
+fn default_builder() -> (AttestaBuilder, String) {
     let policy = Policy::default();
     let audit =
         Arc::new(JsonlAuditLog::new(policy.audit.path.clone()).with_fsync(policy.audit.fsync));
@@ -94,14 +108,9 @@ fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
         policy.audit.path.display()
     );
     let builder = Attesta::builder().audit(audit);
-    // Without a terminal channel (non-Unix) nobody can be asked: fail closed.
     #[cfg(unix)]
     let builder = builder.channel(Arc::new(TerminalChannel::new(TerminalConfig::from_policy(
         &policy,
     ))));
-    let engine = builder
-        .policy(policy)
-        .build()
-        .context("the built-in policy cannot be used")?;
-    Ok((engine, source))
+    (builder.policy(policy), source)
 }

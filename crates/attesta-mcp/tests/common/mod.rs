@@ -54,6 +54,7 @@ impl Session {
         let options = RelayOptions {
             grace: Duration::from_millis(300),
             gate,
+            keepalive: Duration::from_millis(200),
         };
         let proxy = tokio::spawn(async move {
             run(&full, &options, proxy_in, proxy_out, async {
