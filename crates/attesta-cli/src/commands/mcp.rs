@@ -1,6 +1,6 @@
 //! `attesta mcp wrap`: run an MCP server behind the gate.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +13,7 @@ use attesta::{Attesta, Policy};
 use attesta_mcp::{ProxyError, RelayOptions, ToolGate, exit_code};
 
 use crate::cli::McpWrapArgs;
-
-/// Policy files picked up from the current directory without `--config`.
-const DEFAULT_NAMES: [&str; 3] = ["attesta.yaml", "attesta.yml", "attesta.toml"];
+use crate::config;
 
 pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
     if args.command.is_empty() {
@@ -70,13 +68,7 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
 /// directory, else built-in defaults that audit to `.attesta/audit.jsonl` and
 /// ask at the controlling terminal (denying when there is none).
 fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
-    let found = explicit.map(Path::to_path_buf).or_else(|| {
-        DEFAULT_NAMES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-    });
-    if let Some(path) = found {
+    if let Some(path) = config::policy_file(explicit) {
         let engine = Attesta::from_config(&path).with_context(|| {
             format!(
                 "cannot use the policy {}: fix it, or run without --config (and without \
