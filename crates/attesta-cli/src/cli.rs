@@ -278,6 +278,49 @@ pub(crate) enum McpCommand {
         after_help = "Example: attesta mcp wrap -- npx @modelcontextprotocol/server-filesystem /tmp"
     )]
     Wrap(McpWrapArgs),
+    /// Show, accept or forget pinned tool definitions. `wrap` pins each
+    /// tool's definition when its server first lists it; a tool whose
+    /// definition changes afterwards is CRITICAL until accepted here.
+    Pins(McpPinsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct McpPinsArgs {
+    /// Policy file whose audit.path locates the pins (mcp-pins.json beside
+    /// the audit log). Default: ./attesta.yaml (or .yml/.toml) if present,
+    /// else built-in defaults (.attesta/mcp-pins.json). Accepted before or
+    /// after the subcommand.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: McpPinsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum McpPinsCommand {
+    /// List every pinned tool: server, tool, status (pinned, or changed
+    /// and waiting for accept), fingerprints and dates.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a changed tool's new definition, after reviewing it: its
+    /// calls are scored normally again.
+    Accept(PinTarget),
+    /// Remove a tool's pin: its server's next tools/list pins whatever
+    /// definition it then reports (trust on first use again).
+    Forget(PinTarget),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PinTarget {
+    /// The tool's name (exact, case-sensitive).
+    pub(crate) tool: String,
+    /// The server the tool belongs to (its serverInfo.name); needed when
+    /// several servers have a tool of that name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) server: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,17 +23,23 @@ impl std::fmt::Display for PolicySource {
 
 const DEFAULT_NAMES: [&str; 3] = ["attesta.yaml", "attesta.yml", "attesta.toml"];
 
-/// The explicitly named policy file (which must exist and be valid), else the
-/// first default file in the current directory, else the built-in policy.
-pub(crate) fn load_policy(explicit: Option<&Path>) -> anyhow::Result<(Policy, PolicySource)> {
-    let path = match explicit {
+/// The policy file a command uses: the explicitly named one (whether or not
+/// it exists, so that a mistyped `--config` is an error, not the defaults),
+/// else the first default file in the current directory, else none.
+pub(crate) fn policy_file(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
         Some(path) => Some(path.to_path_buf()),
         None => DEFAULT_NAMES
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file()),
-    };
-    match path {
+    }
+}
+
+/// The explicitly named policy file (which must exist and be valid), else the
+/// first default file in the current directory, else the built-in policy.
+pub(crate) fn load_policy(explicit: Option<&Path>) -> anyhow::Result<(Policy, PolicySource)> {
+    match policy_file(explicit) {
         Some(path) => {
             let policy = Policy::from_file(&path)?;
             for warning in &policy.warnings {

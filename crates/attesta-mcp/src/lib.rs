@@ -11,6 +11,7 @@
 //! Layout:
 //! * [`relay`]: the relay loop and the process lifecycle ([`relay::run`]);
 //! * [`gate`]: a `tools/call` as an Attesta action, and the denial reply;
+//! * [`pins`]: tool definitions pinned on first use, and changes to them;
 //! * [`upstream`]: spawning the upstream in its own process group and
 //!   stopping it;
 //! * `jsonrpc`: classifying lines and building JSON-RPC replies.
@@ -27,6 +28,7 @@ mod links;
 mod outbound;
 mod peers;
 mod pinning;
+pub mod pins;
 pub mod relay;
 mod route;
 mod tools;

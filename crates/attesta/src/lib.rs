@@ -22,6 +22,7 @@
 //! | [`audit`] | [`audit::AuditSink`] and the v1 record |
 //! | [`events`] | pipeline events |
 //! | [`clock`] | injectable time |
+//! | [`shared_file`] | files several processes rewrite: writers' lock, atomic replacement |
 //!
 //! ```
 //! use attesta::{ActionContext, Attesta};
@@ -46,6 +47,7 @@ pub mod events;
 pub mod gate;
 pub mod policy;
 pub mod risk;
+pub mod shared_file;
 pub mod trust;
 pub mod value;
 

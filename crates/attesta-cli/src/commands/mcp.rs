@@ -1,6 +1,6 @@
 //! `attesta mcp wrap`: run an MCP server behind the gate.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +13,7 @@ use attesta::{Attesta, AttestaBuilder, Policy};
 use attesta_mcp::{McpChannel, ProxyError, RelayOptions, ToolGate, exit_code};
 
 use crate::cli::McpWrapArgs;
-
-/// Policy files picked up from the current directory without `--config`.
-const DEFAULT_NAMES: [&str; 3] = ["attesta.yaml", "attesta.yml", "attesta.toml"];
+use crate::config;
 
 pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
     if args.command.is_empty() {
@@ -71,13 +69,7 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
 /// Either way humans are asked through the MCP client's forms when it has
 /// them, else at the controlling terminal, else the call is denied.
 fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
-    let found = explicit.map(Path::to_path_buf).or_else(|| {
-        DEFAULT_NAMES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-    });
-    let (builder, source) = if let Some(path) = found {
+    let (builder, source) = if let Some(path) = config::policy_file(explicit) {
         let builder = Attesta::config_builder(&path).with_context(|| {
             format!(
                 "cannot use the policy {}: fix it, or run without --config (and without \

@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod init;
 mod mcp;
+mod mcp_pins;
 mod risk;
 mod trust;
 
@@ -19,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(&args),
         Command::Trust(args) => trust::run(&args),
         Command::Mcp(McpCommand::Wrap(args)) => mcp::wrap(&args),
+        Command::Mcp(McpCommand::Pins(args)) => mcp_pins::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

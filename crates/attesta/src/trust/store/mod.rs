@@ -10,7 +10,6 @@
 //! and identity (one `stat`) and reloads it when any of them changed.
 
 mod format;
-mod fs;
 mod pyjson;
 
 use std::fs::File;
@@ -22,9 +21,9 @@ use std::time::SystemTime;
 use indexmap::IndexMap;
 
 pub(super) use self::format::DecodeContext;
-use self::fs::{WriteLock, lock_path_for, write_atomically};
 use super::TrustError;
 use super::profile::TrustProfile;
+use crate::shared_file::{WriteLock, lock_path_for, write_atomically};
 
 /// Profiles keyed by agent id, in first-seen order.
 pub(super) type Profiles = IndexMap<String, TrustProfile>;

@@ -1,19 +1,33 @@
-//! File-system primitives for the store: the writers' lock and atomic
-//! replacement of the store file.
+//! Files that several processes share and rewrite whole (the trust store,
+//! the MCP tool pins): an exclusive writers' lock on a sidecar file, and
+//! atomic, owner-only replacement of the file itself.
+//!
+//! A writer takes the lock, re-reads the file *under the lock*, applies its
+//! change and replaces the file with [`write_atomically`]; readers take no
+//! lock, because they only ever see a whole old or a whole new file.
+//!
+//! ```
+//! use attesta::shared_file::{WriteLock, lock_path_for, write_atomically};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = dir.path().join("state.json");
+//! let _lock = WriteLock::acquire(&lock_path_for(&store)).unwrap();
+//! write_atomically(&store, b"{}").unwrap();
+//! assert_eq!(std::fs::read(&store).unwrap(), b"{}");
+//! ```
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Owner-only permissions: the store reveals which agents exist and how far
-/// they are trusted.
+/// Owner-only permissions: the stores reveal which agents exist and how far
+/// they are trusted, and which tools an operator has approved.
 #[cfg(unix)]
 const PRIVATE_FILE_MODE: u32 = 0o600;
 #[cfg(unix)]
 const PRIVATE_DIR_MODE: u32 = 0o700;
 
-/// Makes temporary names unique among engines of one process; the process id
+/// Makes temporary names unique among writers of one process; the process id
 /// makes them unique among processes.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -23,15 +37,23 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// write, and a lock on a replaced file protects nothing. The lock file is
 /// never deleted: removing it while another process waits on it would let two
 /// writers in at once.
-pub(super) fn lock_path_for(store: &Path) -> PathBuf {
+///
+/// ```
+/// # use std::path::{Path, PathBuf};
+/// use attesta::shared_file::lock_path_for;
+/// assert_eq!(lock_path_for(Path::new("a/pins.json")), PathBuf::from("a/pins.json.lock"));
+/// ```
+pub fn lock_path_for(store: &Path) -> PathBuf {
     let mut name = store.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
 }
 
-/// Holds the exclusive writers' lock until dropped.
+/// Holds the exclusive writers' lock until dropped. The lock is advisory:
+/// it keeps out every writer that takes it, which all of Attesta's writers
+/// do.
 #[derive(Debug)]
-pub(super) struct WriteLock {
+pub struct WriteLock {
     /// The open lock file; the OS releases the lock when it is closed.
     file: File,
 }
@@ -39,7 +61,7 @@ pub(super) struct WriteLock {
 impl WriteLock {
     /// Blocks until this process holds the exclusive lock on `lock_path`,
     /// creating it (and its directory) if needed.
-    pub(super) fn acquire(lock_path: &Path) -> io::Result<Self> {
+    pub fn acquire(lock_path: &Path) -> io::Result<Self> {
         if let Some(dir) = lock_path.parent() {
             create_private_dir_all(dir)?;
         }
@@ -68,7 +90,7 @@ impl Drop for WriteLock {
 /// the new file, never a mix: write a temporary file in the same directory,
 /// sync it, rename it over `path`, then sync the directory so the rename
 /// itself survives a crash. The new file is owner-only on Unix.
-pub(super) fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -90,7 +112,7 @@ pub(super) fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
 fn temp_name(path: &Path) -> String {
     let base = path
         .file_name()
-        .map_or_else(|| "trust".into(), |n| n.to_string_lossy());
+        .map_or_else(|| "store".into(), |n| n.to_string_lossy());
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(".{base}.tmp-{}-{n}", std::process::id())
 }
