@@ -90,7 +90,7 @@ async fn deliver_retry(links: &Links, state: &str, id: Value, body: &Map<String,
 async fn decide(links: Arc<Links>, gate: Arc<ToolGate>, route: Arc<CallRoute>) {
     let call = route.call();
     list_tools_if_unseen(&links, &route).await;
-    let hints = links.tools.hints(&call.name).await;
+    let hints = crate::pinning::hints(&links, &call.name).await;
     let client = route.peer().client_name.clone();
     let deciding = gate.decide(call, hints, client.as_deref());
     let decision = route.scope(keep_alive(&links, &route, deciding)).await;

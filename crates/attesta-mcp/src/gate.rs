@@ -142,6 +142,11 @@ impl ToolGate {
         self
     }
 
+    /// The engine that decides (and audits).
+    pub fn engine(&self) -> &Attesta {
+        &self.engine
+    }
+
     /// The per-process session id written to audit records.
     pub fn session_id(&self) -> &str {
         &self.session_id

@@ -36,5 +36,6 @@ pub mod upstream;
 
 pub use error::ProxyError;
 pub use gate::{ToolCall, ToolGate, ToolHints};
+pub use pinning::Pinning;
 pub use relay::{RelayOptions, exit_code, run, shutdown_signal};
 pub use route::McpChannel;

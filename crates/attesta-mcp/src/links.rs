@@ -14,6 +14,7 @@ use crate::gate::ToolGate;
 use crate::jsonrpc;
 use crate::outbound::Outbound;
 use crate::peers::PeerFacts;
+use crate::pinning::Pinning;
 use crate::route::{CallRoute, Retry};
 use crate::tools::ToolBook;
 
@@ -44,6 +45,8 @@ pub(crate) struct Links {
     watched: Mutex<HashMap<String, Watched>>,
     /// Tool definitions and pin state.
     pub(crate) tools: ToolBook,
+    /// Where tool definitions are pinned, if anywhere.
+    pub(crate) pinning: Option<Pinning>,
     /// Requests the proxy itself sent.
     pub(crate) outbound: Outbound,
     /// Calls being decided, by the id their answer goes to.
@@ -61,7 +64,7 @@ impl Links {
         to_client: mpsc::Sender<Vec<u8>>,
         to_upstream: mpsc::Sender<Vec<u8>>,
         gate: Option<Arc<ToolGate>>,
-        tools: ToolBook,
+        pinning: Option<Pinning>,
         keepalive: Duration,
     ) -> Self {
         Self {
@@ -71,7 +74,8 @@ impl Links {
             gate,
             facts: Mutex::new(PeerFacts::default()),
             watched: Mutex::new(HashMap::new()),
-            tools,
+            tools: ToolBook::default(),
+            pinning,
             outbound: Outbound::new(),
             calls: Mutex::new(HashMap::new()),
             retries: SyncMutex::new(HashMap::new()),

@@ -21,7 +21,7 @@ use crate::ProxyError;
 use crate::gate::ToolGate;
 use crate::jsonrpc::{self, Message};
 use crate::links::{Links, Watched};
-use crate::tools::ToolBook;
+use crate::pinning::Pinning;
 use crate::{batch, call, pinning, upstream};
 
 /// How many lines may queue for one destination before readers wait.
@@ -43,6 +43,8 @@ pub struct RelayOptions {
     /// How often a `tools/call` waiting for a human sends the client
     /// `notifications/progress` (when the call carried a progress token).
     pub keepalive: Duration,
+    /// Where tool definitions are pinned; `None` turns pinning off.
+    pub pinning: Option<Pinning>,
 }
 
 impl Default for RelayOptions {
@@ -51,6 +53,7 @@ impl Default for RelayOptions {
             grace: Duration::from_secs(2),
             gate: None,
             keepalive: Duration::from_secs(10),
+            pinning: None,
         }
     }
 }
@@ -87,7 +90,7 @@ where
         to_client,
         to_upstream,
         options.gate.clone(),
-        ToolBook::default(),
+        options.pinning.clone(),
         options.keepalive,
     ));
     let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links)));

@@ -2,7 +2,7 @@
 //! answers, the hints drawn from them, and which definitions changed since
 //! they were pinned.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
@@ -24,8 +24,11 @@ pub(crate) struct ToolBook {
 #[derive(Debug, Default)]
 struct State {
     definitions: HashMap<String, Value>,
-    /// Tools whose definition differs from the accepted pin.
-    changed: HashSet<String>,
+    /// Tools whose definition differs from the accepted pin, with the
+    /// fingerprint of the definition listed.
+    changed: HashMap<String, String>,
+    /// The pins could not be checked: every tool counts as changed.
+    all_changed: bool,
     /// Whether any `tools/list` answer has been read.
     listed: bool,
 }
@@ -47,14 +50,19 @@ impl ToolBook {
     }
 
     /// Marks `tool` as changed (or no longer changed) since its pin.
-    #[allow(dead_code)] // wired up with the pin store
-    pub(crate) async fn set_changed(&self, tool: &str, changed: bool) {
+    /// Marks `tool` as changed since its pin (with the fingerprint of the
+    /// definition now listed), or as matching it (`None`).
+    pub(crate) async fn set_changed(&self, tool: &str, seen: Option<String>) {
         let mut state = self.state.lock().await;
-        if changed {
-            state.changed.insert(tool.to_owned());
-        } else {
-            state.changed.remove(tool);
-        }
+        match seen {
+            Some(seen) => state.changed.insert(tool.to_owned(), seen),
+            None => state.changed.remove(tool),
+        };
+    }
+
+    /// The pins cannot be checked: from now on every tool counts as changed.
+    pub(crate) async fn set_all_changed(&self) {
+        self.state.lock().await.all_changed = true;
     }
 
     /// True the first time only: the proxy lists tools itself at most once
@@ -68,9 +76,9 @@ impl ToolBook {
         self.state.lock().await.listed
     }
 
-    /// The hints for `tool`: its annotations and pin state (defaults for a
-    /// tool never listed).
-    pub(crate) async fn hints(&self, tool: &str) -> ToolHints {
+    /// The hints for `tool` (defaults for a tool never listed), and the
+    /// fingerprint of its listed definition if that differs from its pin.
+    pub(crate) async fn hints(&self, tool: &str) -> (ToolHints, Option<String>) {
         let state = self.state.lock().await;
         let mut hints = state
             .definitions
@@ -78,8 +86,9 @@ impl ToolBook {
             .and_then(ToolHints::from_tool)
             .map(|(_, hints)| hints)
             .unwrap_or_default();
-        hints.definition_changed = state.changed.contains(tool);
-        hints
+        let seen = state.changed.get(tool).cloned();
+        hints.definition_changed = state.all_changed || seen.is_some();
+        (hints, seen)
     }
 }
 
@@ -93,7 +102,7 @@ mod tests {
     async fn definitions_give_hints_and_changes_are_tracked() {
         let book = ToolBook::default();
         assert!(!book.listed().await);
-        assert_eq!(book.hints("rm").await, ToolHints::default());
+        assert_eq!(book.hints("rm").await, (ToolHints::default(), None));
         let names = book
             .learn(&[
                 json!({"name": "rm", "annotations": {"destructiveHint": true}}),
@@ -102,10 +111,14 @@ mod tests {
             .await;
         assert_eq!(names, ["rm"]);
         assert!(book.listed().await);
-        assert!(book.hints("rm").await.destructive);
-        book.set_changed("rm", true).await;
-        assert!(book.hints("rm").await.definition_changed);
-        book.set_changed("rm", false).await;
-        assert!(!book.hints("rm").await.definition_changed);
+        assert!(book.hints("rm").await.0.destructive);
+        book.set_changed("rm", Some("sha256:x".into())).await;
+        let (hints, seen) = book.hints("rm").await;
+        assert!(hints.definition_changed);
+        assert_eq!(seen.as_deref(), Some("sha256:x"));
+        book.set_changed("rm", None).await;
+        assert!(!book.hints("rm").await.0.definition_changed);
+        book.set_all_changed().await;
+        assert!(book.hints("anything").await.0.definition_changed);
     }
 }

@@ -10,7 +10,8 @@ use attesta::audit::JsonlAuditLog;
 #[cfg(unix)]
 use attesta::channel::{TerminalChannel, TerminalConfig};
 use attesta::{Attesta, AttestaBuilder, Policy};
-use attesta_mcp::{McpChannel, ProxyError, RelayOptions, ToolGate, exit_code};
+use attesta_mcp::pins::PinStore;
+use attesta_mcp::{McpChannel, Pinning, ProxyError, RelayOptions, ToolGate, exit_code};
 
 use crate::cli::McpWrapArgs;
 use crate::config;
@@ -20,6 +21,7 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
         return Err(ProxyError::NoCommand.into());
     }
     let (engine, source) = engine(args.config.as_deref())?;
+    let audit_log = engine.policy().audit.path.clone();
     let mut gate = ToolGate::new(engine);
     if let Some(agent) = &args.agent_id {
         gate = gate.with_agent_id(agent.clone());
@@ -40,8 +42,14 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
         gate.session_id(),
         shown.join(" ")
     );
+    let pins = PinStore::beside_audit_log(&audit_log);
+    eprintln!("attesta mcp: tool pins: {}", pins.path().display());
     let options = RelayOptions {
         gate: Some(Arc::new(gate)),
+        pinning: Some(Pinning {
+            store: Arc::new(pins),
+            fallback_server: server_label(&args.command),
+        }),
         ..RelayOptions::default()
     };
     // Two workers: the terminal prompt blocks one while the relay goes on.
@@ -62,6 +70,30 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_timeout(Duration::from_millis(100));
     let status = result?;
     Ok(ExitCode::from(exit_code(status)))
+}
+
+/// The upstream's name in the pins file when it does not name itself: its
+/// command's file name (`npx` is skipped for the package it runs).
+fn server_label(command: &[std::ffi::OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| {
+            Path::new(w)
+                .file_name()
+                .map_or_else(|| w.to_string_lossy(), |n| n.to_string_lossy())
+                .into_owned()
+        })
+        .collect();
+    let runners = [
+        "npx", "uvx", "pipx", "bunx", "node", "python", "python3", "deno",
+    ];
+    words
+        .iter()
+        .skip_while(|w| runners.contains(&w.as_str()) || w.starts_with('-'))
+        .find(|w| !w.starts_with('-'))
+        .or(words.first())
+        .cloned()
+        .unwrap_or_else(|| "upstream".to_owned())
 }
 
 /// The explicit policy (which must load), else a policy file in the current

@@ -41,6 +41,17 @@ impl Session {
     }
 
     pub fn start_gated(argv: Vec<OsString>, exit: u8, gate: Option<Arc<ToolGate>>) -> Self {
+        Self::start_with(
+            argv,
+            exit,
+            RelayOptions {
+                gate,
+                ..RelayOptions::default()
+            },
+        )
+    }
+
+    pub fn start_with(argv: Vec<OsString>, exit: u8, options: RelayOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("upstream.log");
         // The child inherits the environment; each test names its own log.
@@ -53,8 +64,8 @@ impl Session {
         let (stop, stopped) = oneshot::channel::<()>();
         let options = RelayOptions {
             grace: Duration::from_millis(300),
-            gate,
             keepalive: Duration::from_millis(200),
+            ..options
         };
         let proxy = tokio::spawn(async move {
             run(&full, &options, proxy_in, proxy_out, async {
