@@ -376,12 +376,11 @@ fn write_file_is_denied_when_the_client_cannot_elicit_and_there_is_no_terminal()
     assert!(text.contains("elicitation"), "says what would help: {text}");
 }
 
-/// The SDK client does not list tools before calling one (at 2025-11-25),
-/// so the proxy has not seen `write_file`'s `destructiveHint` yet and scores
-/// the bare name: LOW, relayed unasked. docs/mcp.md lists this under "Not
-/// done yet" (tool pinning); this test is the acceptance check for it.
+/// The SDK client calls a tool before it has listed any (at 2025-11-25 it
+/// lists only afterwards, to validate the output), so the client's own
+/// `tools/list` cannot be where the proxy learns `destructiveHint`: scored
+/// on the bare name `write_file` would be LOW and run unasked.
 #[test]
-#[ignore = "known gap: a call sent before tools/list is scored without annotations (docs/mcp.md)"]
 fn a_destructive_tool_called_before_any_tools_list_is_still_gated() {
     let Some(peers) = Peers::find() else { return };
     let (dir, data) = workspace();
@@ -532,16 +531,13 @@ fn write_file_is_denied_when_the_human_declines_or_cancels() {
 // --- the 2026-07-28 era (input_required) -----------------------------------
 
 #[test]
-fn modern_era_clients_approve_through_input_required_and_get_denials_they_can_parse() {
+fn modern_era_clients_approve_through_input_required() {
     let Some(peers) = Peers::find() else { return };
     let (dir, data) = workspace();
     let target = data.join("modern.txt");
     let read = json!({"path": data.join("notes.txt")}).to_string();
-    let write = args_json(&target, CONTENT);
-    let wrap: &[&str] = &["--risk-override", "write_file=medium"];
-
     // `auto` discovers the SDK server through the proxy and stays modern.
-    let approved = peers.session(
+    let s = peers.session(
         dir.path(),
         &[
             "--elicitation",
@@ -551,30 +547,53 @@ fn modern_era_clients_approve_through_input_required_and_get_denials_they_can_pa
             &read,
             "--call",
             "write_file",
-            &write,
+            &args_json(&target, CONTENT),
         ],
-        Some(wrap),
+        Some(&["--risk-override", "write_file=medium"]),
         &peers.sdk_server(),
     );
-    assert_eq!(approved.out["protocol_version"], "2026-07-28");
-    approved.assert_approved(0, "read_text_file");
-    let asked = approved.attesta_elicitations();
-    assert_eq!(asked.len(), 1, "{:#}", approved.out);
+    assert_eq!(s.out["protocol_version"], "2026-07-28");
+    s.assert_approved(0, "read_text_file");
+    let asked = s.attesta_elicitations();
+    assert_eq!(asked.len(), 1, "{:#}", s.out);
     assert_eq!(asked[0]["during_call"], "write_file");
-    approved.assert_approved(1, "write_file");
+    let approve = &asked[0]["params"]["requestedSchema"]["properties"]["approve"];
+    assert_eq!(approve["type"], "boolean", "{:#}", asked[0]);
+    s.assert_approved(1, "write_file");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), CONTENT);
+}
 
-    // Without the capability the denial must still be a valid 2026-07-28
-    // result (the SDK rejects one without `resultType`).
-    std::fs::remove_file(&target).unwrap();
-    let denied = peers.session(
-        dir.path(),
-        &["--mode", "2026-07-28", "--call", "write_file", &write],
-        Some(wrap),
-        &peers.sdk_server(),
-    );
-    denied.assert_denied(0, "write_file", "medium");
-    assert!(!target.exists());
+/// A 2026-07-28 client validates every result: the proxy's own `isError`
+/// answer must be a complete `CallToolResult` (`resultType: "complete"`),
+/// or the SDK raises instead of showing the model the denial.
+#[test]
+fn modern_era_denials_are_results_the_client_accepts() {
+    let Some(peers) = Peers::find() else { return };
+    let (dir, data) = workspace();
+    let target = data.join("modern-denied.txt");
+    for (client, what) in [
+        (&["--mode", "2026-07-28"][..], "no elicitation capability"),
+        (
+            &["--mode", "2026-07-28", "--elicitation", "decline"][..],
+            "declined",
+        ),
+    ] {
+        let write = args_json(&target, CONTENT);
+        let args: Vec<&str> = client
+            .iter()
+            .copied()
+            .chain(["--call", "write_file", &write])
+            .collect();
+        let s = peers.session(
+            dir.path(),
+            &args,
+            Some(&["--risk-override", "write_file=medium"]),
+            &peers.sdk_server(),
+        );
+        assert_eq!(s.out["protocol_version"], "2026-07-28", "{what}");
+        s.assert_denied(0, "write_file", "medium");
+        assert!(!target.exists(), "{what}");
+    }
 }
 
 // --- server-initiated requests ---------------------------------------------
