@@ -122,7 +122,11 @@ async fn decide(links: Arc<Links>, gate: Arc<ToolGate>, route: Arc<CallRoute>) {
             level = decision.risk.level,
             score = decision.risk.score,
         );
-        let result = denial_result(&call.name, &decision);
+        let mut result = denial_result(&call.name, &decision);
+        if route.peer().modern_meta.is_some() {
+            // 2026-07-28 results say which kind they are.
+            result["resultType"] = json!("complete");
+        }
         links
             .answer_client(&id, jsonrpc::result_line(&id, &result))
             .await;

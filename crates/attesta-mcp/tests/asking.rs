@@ -388,6 +388,7 @@ async fn modern_clients_without_elicitation_are_denied() {
     .await;
     let denied = s.json().await;
     assert_eq!(denied["result"]["isError"], true, "{denied}");
+    assert_eq!(denied["result"]["resultType"], "complete", "{denied}");
     assert!(upstream_calls(&s).is_empty());
     let _ = s.finish().await;
 }
