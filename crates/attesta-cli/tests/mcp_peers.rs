@@ -395,21 +395,19 @@ fn a_destructive_tool_called_before_any_tools_list_is_still_gated() {
     assert!(!target.exists());
 }
 
-#[test]
-fn write_file_at_high_risk_is_approved_by_correct_quiz_answers_through_elicitation() {
-    let Some(peers) = Peers::find() else { return };
-    let (dir, data) = workspace();
-    let target = data.join("approved.txt");
-    let s = peers.session(
-        dir.path(),
+/// `write_file` of `target` pinned to HIGH (a quiz) in staging, the client
+/// answering the form with `answers` (`correct` or `wrong`).
+fn quiz_session(peers: &Peers, dir: &Path, data: &Path, target: &Path, answers: &str) -> Session {
+    peers.session(
+        dir,
         &[
             "--elicitation",
-            "correct",
+            answers,
             "--environment",
             "staging",
             "--call",
             "write_file",
-            &args_json(&target, CONTENT),
+            &args_json(target, CONTENT),
         ],
         Some(&[
             "--environment",
@@ -417,8 +415,16 @@ fn write_file_at_high_risk_is_approved_by_correct_quiz_answers_through_elicitati
             "--risk-override",
             "write_file=high",
         ]),
-        &peers.filesystem(&data),
-    );
+        &peers.filesystem(data),
+    )
+}
+
+#[test]
+fn write_file_at_high_risk_is_approved_by_correct_quiz_answers_through_elicitation() {
+    let Some(peers) = Peers::find() else { return };
+    let (dir, data) = workspace();
+    let target = data.join("approved.txt");
+    let s = quiz_session(&peers, dir.path(), &data, &target, "correct");
     let asked = s.attesta_elicitations();
     assert_eq!(asked.len(), 1, "one approval form: {:#}", s.out);
     let request_id = asked[0]["request_id"].as_str().unwrap_or_default();
@@ -453,25 +459,7 @@ fn write_file_at_high_risk_is_denied_by_wrong_quiz_answers() {
     let Some(peers) = Peers::find() else { return };
     let (dir, data) = workspace();
     let target = data.join("wrong.txt");
-    let s = peers.session(
-        dir.path(),
-        &[
-            "--elicitation",
-            "wrong",
-            "--environment",
-            "staging",
-            "--call",
-            "write_file",
-            &args_json(&target, CONTENT),
-        ],
-        Some(&[
-            "--environment",
-            "staging",
-            "--risk-override",
-            "write_file=high",
-        ]),
-        &peers.filesystem(&data),
-    );
+    let s = quiz_session(&peers, dir.path(), &data, &target, "wrong");
     assert_eq!(s.attesta_elicitations().len(), 1, "the human was asked");
     s.assert_denied(0, "write_file", "high");
     assert!(!target.exists());
