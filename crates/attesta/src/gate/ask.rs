@@ -98,6 +98,7 @@ pub(crate) fn judge(
     ctx: &ActionContext,
     risk: &RiskAssessment,
     policy: &Policy,
+    required_approvers: u32,
 ) -> Asked {
     let min_review = policy.min_review_for(risk.level, result.challenge_type);
     if let Some(why) = result.unanswered {
@@ -126,7 +127,7 @@ pub(crate) fn judge(
             .map_or_else(|| "the challenge was not passed".to_owned(), str::to_owned);
         return asked;
     }
-    if let Err(why) = check_approvers(&result, &approvers, ctx, policy.required_approvers) {
+    if let Err(why) = check_approvers(&result, &approvers, ctx, required_approvers) {
         // The challenge said yes, but not in a way that counts: nobody is
         // recorded as having approved.
         asked.approvers.clear();

@@ -15,7 +15,10 @@
 
 mod ask;
 mod assess;
+mod escalate;
 mod registry;
+
+pub use escalate::{Escalation, EscalationSource};
 
 use std::future::Future;
 use std::path::Path;
@@ -34,6 +37,7 @@ use crate::risk::{AmplifiedScorer, DefaultRiskScorer, RiskAssessment, RiskLevel,
 use crate::trust::{TrustEngine, TrustModel};
 use crate::value::{Value, ValueMap};
 
+use escalate::Escalated;
 use registry::{ChallengeRegistry, Resolved, ResolvedChallenges};
 
 /// Why an [`Attesta`] could not be built.
@@ -92,6 +96,10 @@ struct Inner {
     policy: Policy,
     scorer: Arc<dyn RiskScorer>,
     challenges: ResolvedChallenges,
+    /// Kept to build a challenge for one action when a rule escalates it.
+    registry: ChallengeRegistry,
+    /// Escalation rules (the active domain profiles), if any.
+    escalations: Option<Arc<dyn EscalationSource>>,
     audit: Arc<dyn AuditSink>,
     trust: Option<Arc<dyn TrustModel>>,
     events: Option<Arc<EventBus>>,
@@ -106,6 +114,7 @@ pub struct AttestaBuilder {
     policy: Option<Policy>,
     scorer: Option<Arc<dyn RiskScorer>>,
     challenges: ChallengeRegistry,
+    escalations: Option<Arc<dyn EscalationSource>>,
     audit: Option<Arc<dyn AuditSink>>,
     trust: Option<Arc<dyn TrustModel>>,
     events: Option<Arc<EventBus>>,
@@ -134,6 +143,15 @@ impl AttestaBuilder {
     #[must_use]
     pub fn channel(mut self, channel: Arc<dyn Channel>) -> Self {
         self.challenges.channel = Some(channel);
+        self
+    }
+
+    /// Escalation rules to apply after scoring (the active domain profiles):
+    /// they can block an action, demand more approvers or a stronger
+    /// challenge, and name roles to notify; never lower anything.
+    #[must_use]
+    pub fn escalations(mut self, source: Arc<dyn EscalationSource>) -> Self {
+        self.escalations = Some(source);
         self
     }
 
@@ -248,6 +266,8 @@ impl AttestaBuilder {
             inner: Arc::new(Inner {
                 scorer,
                 challenges,
+                registry: self.challenges,
+                escalations: self.escalations,
                 audit: self
                     .audit
                     .unwrap_or_else(|| Arc::new(MemoryAuditSink::new())),
@@ -378,7 +398,17 @@ impl Attesta {
             let domain = trust_domain(ctx, environment);
             assess::apply_trust(&mut assessed, &**trust, agent, domain);
         }
-        let (challenge, _) = self.inner.challenges.get(assessed.risk.level);
+        let inner = &*self.inner;
+        let escalation = inner
+            .escalations
+            .as_ref()
+            .map(|source| source.escalation(ctx, &assessed.risk))
+            .unwrap_or_default();
+        let base = inner.challenges.get(assessed.risk.level);
+        let challenge = inner
+            .registry
+            .escalated(&inner.policy, assessed.risk.level, base, &escalation)
+            .kind;
         (assessed.risk, challenge, assessed.warnings)
     }
 
@@ -428,8 +458,32 @@ impl Attesta {
             }
         }
         let risk = assessed.risk;
-        let (challenge_type, resolved) = inner.challenges.get(risk.level);
-        let outcome = self.decide(ctx, &risk, challenge_type, resolved).await;
+        let escalation = inner
+            .escalations
+            .as_ref()
+            .map(|source| source.escalation(ctx, &risk))
+            .unwrap_or_default();
+        let escalated = inner.registry.escalated(
+            policy,
+            risk.level,
+            inner.challenges.get(risk.level),
+            &escalation,
+        );
+        let challenge_type = escalated.kind;
+        let mut outcome = match &escalation.blocked_by {
+            // Enforced in every mode, like CRITICAL: a rule that says an
+            // action may not run is not a suggestion.
+            Some(rule) => {
+                let mut reason = format!("blocked by the escalation rule {rule}");
+                if !escalation.notify.is_empty() {
+                    reason.push_str("; notify: ");
+                    reason.push_str(&escalation.notify.join(", "));
+                }
+                Outcome::without_human(Verdict::Denied, reason)
+            }
+            None => self.decide(ctx, &risk, escalated).await,
+        };
+        outcome.metadata.extend(escalation.metadata());
 
         let mut decision = Decision {
             verdict: outcome.verdict,
@@ -440,7 +494,11 @@ impl Attesta {
             review_time_seconds: 0.0,
             min_review_seconds: outcome.min_review_seconds,
             min_review_met: outcome.min_review_met,
-            mode: effective_mode(policy.mode, risk.level),
+            mode: if escalation.blocked_by.is_some() {
+                GateMode::Enforce
+            } else {
+                effective_mode(policy.mode, risk.level)
+            },
             fail_mode: policy.fail_mode,
             fail_open: outcome.fail_open,
             audit_entry_id: None,
@@ -464,11 +522,15 @@ impl Attesta {
         &self,
         ctx: &ActionContext,
         risk: &RiskAssessment,
-        challenge_type: ChallengeType,
-        resolved: Resolved,
+        escalated: Escalated,
     ) -> Outcome {
         let inner = &*self.inner;
         let policy = &inner.policy;
+        let Escalated {
+            kind: challenge_type,
+            resolved,
+            required_approvers,
+        } = escalated;
         let mode = effective_mode(policy.mode, risk.level);
         if mode == GateMode::AuditOnly {
             let mut outcome = Outcome::without_human(
@@ -494,7 +556,7 @@ impl Attesta {
                     crate::challenge::Unanswered::NoChannel,
                     why,
                 );
-                return self.judged(ctx, risk, result, mode);
+                return self.judged(ctx, risk, result, mode, required_approvers);
             }
         };
         let kind = challenge.challenge_type();
@@ -524,7 +586,7 @@ impl Attesta {
                 ("passed", result.passed.into()),
             ]
         });
-        self.judged(ctx, risk, result, mode)
+        self.judged(ctx, risk, result, mode, required_approvers)
     }
 
     /// Judges a challenge result, then applies shadow mode.
@@ -534,8 +596,9 @@ impl Attesta {
         risk: &RiskAssessment,
         result: crate::challenge::ChallengeResult,
         mode: GateMode,
+        required_approvers: u32,
     ) -> Outcome {
-        let asked = ask::judge(result, ctx, risk, &self.inner.policy);
+        let asked = ask::judge(result, ctx, risk, &self.inner.policy, required_approvers);
         let mut outcome = Outcome {
             verdict: asked.verdict,
             reason: asked.reason,

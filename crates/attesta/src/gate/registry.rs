@@ -78,7 +78,17 @@ impl ChallengeRegistry {
         if let Some(instance) = self.per_level.get(&level) {
             return Resolved::Present(Arc::clone(instance));
         }
-        let kind = policy.challenge_for(level);
+        self.resolve_kind(policy, level, policy.challenge_for(level))
+    }
+
+    /// The challenge of type `kind` for an action at `level`: a stand-in
+    /// configured for the type, else the built-in over the channel.
+    pub(crate) fn resolve_kind(
+        &self,
+        policy: &Policy,
+        level: RiskLevel,
+        kind: ChallengeType,
+    ) -> Resolved {
         if kind == ChallengeType::AutoApprove {
             return Resolved::AutoApprove;
         }
@@ -124,7 +134,7 @@ impl ChallengeRegistry {
 
 /// The default multi-party rotation, teach-back → quiz → confirm, each with
 /// its own per-type minimum review time.
-fn rotation(policy: &Policy) -> Vec<Arc<dyn Interrogation>> {
+pub(crate) fn rotation(policy: &Policy) -> Vec<Arc<dyn Interrogation>> {
     let seconds = |kind| {
         let secs = policy.min_review_seconds.get(&kind).copied().unwrap_or(0.0);
         Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
