@@ -174,7 +174,7 @@ impl std::error::Error for PolicyError {
 }
 
 /// `file:line:column: key: message`, shared by errors and warnings.
-fn render_problem(
+pub(crate) fn render_problem(
     f: &mut impl fmt::Write,
     path: &Path,
     at: SourceLocation,
