@@ -2,6 +2,7 @@
 //! loaded by the same strict loader as users' own profiles.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::error::DomainError;
 use super::profile::DomainProfile;
@@ -19,9 +20,25 @@ pub struct Preset {
 
 impl Preset {
     /// The profile, loaded from its text. Errors name `presets/NAME.yaml`.
+    ///
+    /// Built-ins are compiled once per process and cloned after that
+    /// (compiling every pattern costs far more than a clone, which shares
+    /// the compiled expressions).
     pub fn load(&self) -> Result<DomainProfile, DomainError> {
+        let slot = BUILTIN
+            .iter()
+            .position(|p| p.name == self.name && p.source == self.source)
+            .and_then(|i| LOADED.get(i));
+        if let Some(profile) = slot.and_then(OnceLock::get) {
+            return Ok(profile.clone());
+        }
         let label = format!("presets/{}.yaml", self.name);
-        DomainProfile::from_yaml(self.source, Path::new(&label))
+        let profile = DomainProfile::from_yaml(self.source, Path::new(&label))?;
+        if let Some(slot) = slot {
+            // Another thread may have filled it meanwhile; both are equal.
+            let _ = slot.set(profile.clone());
+        }
+        Ok(profile)
     }
 }
 
@@ -49,6 +66,10 @@ pub const BUILTIN: &[Preset] = &[
         source: include_str!("presets/infrastructure.yaml"),
     },
 ];
+
+/// Compiled built-ins, by position in [`BUILTIN`].
+static LOADED: [OnceLock<DomainProfile>; BUILTIN.len()] =
+    [const { OnceLock::new() }; BUILTIN.len()];
 
 /// The built-in preset a name or alias (any case, trimmed) refers to.
 pub fn builtin(name: &str) -> Option<&'static Preset> {
