@@ -1066,3 +1066,31 @@ fn resolution_handles_full_rules_files_and_mistakes() {
             .is_none()
     );
 }
+
+/// The documentation's counts and its example profile stay true.
+#[test]
+fn docs_domains_md_is_accurate() {
+    let docs = include_str!("../../../../docs/domains.md");
+    for name in ["healthcare", "infrastructure", "devops", "data-pipeline"] {
+        let p = preset(name);
+        let row = format!(
+            "| {} | {} | {} | {} | {} | {} |",
+            p.risk_patterns.len(),
+            p.sensitive_terms.len(),
+            p.critical_actions.len(),
+            p.safe_actions.len(),
+            p.escalation_rules.len(),
+            crate::value::py_float_repr(p.production_multiplier)
+        );
+        assert!(
+            docs.contains(&format!("| `{name}` |")) && docs.contains(&row),
+            "{name}: {row}"
+        );
+    }
+    let start = docs.find("# profiles/payments.yaml").expect("example");
+    let end = start + docs[start..].find("```").expect("end of example");
+    let example = DomainProfile::from_yaml(&docs[start..end], Path::new("payments.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(example.name, "payments");
+    assert_eq!(example.risk_patterns.len(), 2);
+}
