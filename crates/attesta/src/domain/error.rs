@@ -95,16 +95,7 @@ impl fmt::Display for DomainError {
         match self {
             Self::Io { path, source } => {
                 write!(f, "{}: cannot read the domain profile: ", path.display())?;
-                match source.kind() {
-                    io::ErrorKind::NotFound => f.write_str("no such file; check the path"),
-                    io::ErrorKind::PermissionDenied => {
-                        f.write_str("permission denied; make the file readable for this user")
-                    }
-                    io::ErrorKind::InvalidData => {
-                        f.write_str("the file is not UTF-8 text; save it as UTF-8")
-                    }
-                    _ => write!(f, "{source}"),
-                }
+                crate::policy::load::write_read_failure(f, source)
             }
             Self::Syntax {
                 path,
