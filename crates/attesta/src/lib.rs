@@ -12,6 +12,7 @@
 //! | [`context`] | [`ActionContext`]: the intercepted call |
 //! | [`value`] | argument values and their Python-compatible rendering |
 //! | [`risk`] | [`RiskScorer`], [`DefaultRiskScorer`] (reference-exact numbers), combinators |
+//! | [`domain`] | industry profiles: domain scoring, escalation rules, presets |
 //! | [`environment`] | environment multipliers and detection |
 //! | [`trust`] | per-agent trust ([`trust::TrustModel`]) |
 //! | [`challenge`] | the [`Challenge`] seam and built-in challenges |
@@ -42,6 +43,7 @@ pub mod channel;
 pub mod clock;
 pub mod context;
 pub mod decision;
+pub mod domain;
 pub mod environment;
 pub mod events;
 pub mod gate;

@@ -405,37 +405,39 @@ domains:
             },
         ]
     );
-    // Neither is a built-in preset: with domain_strict false each is a
-    // warning naming the file, the line and the entry.
+    // Both are built-in presets now, so nothing to warn about.
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // An unknown name with domain_strict false is a warning naming the
+    // file, the line and the entry.
+    let p = dir.load(
+        "attesta.yaml",
+        "domain_strict: false\ndomains:\n  - finance:\n      escalation_rules:\n        wire: 3\n",
+    );
     let file = dir.path().join("attesta.yaml");
-    assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
-    assert!(p.warnings[0].starts_with(&format!("{}:3:5: domains[0].healthcare: ", file.display())));
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(p.warnings[0].starts_with(&format!("{}:3:5: domains[0].finance: ", file.display())));
     assert!(
         p.warnings[0].contains("not a known domain profile"),
         "{}",
         p.warnings[0]
     );
-    assert!(p.warnings[1].starts_with(&format!(
-        "{}:6:5: domains[1].infrastructure: ",
-        file.display()
-    )));
 }
 
 #[test]
 fn unknown_domains_are_errors_when_strict() {
     let dir = Dir::new();
-    let text = "domains:\n  - healthcare:\n      escalation_rules:\n        phi_access: 3\n";
-    let message = dir.invalid("attesta.yaml", text, 2, "domains[0].healthcare");
+    let text = "domains:\n  - finance:\n      escalation_rules:\n        wire: 3\n";
+    let message = dir.invalid("attesta.yaml", text, 2, "domains[0].finance");
     assert!(
-        message.contains("'healthcare' is not a known domain profile"),
+        message.contains("'finance' is not a known domain profile"),
         "{message}"
     );
     assert!(
-        message.contains("devops (alias ops) and data-pipeline"),
+        message.contains("devops (alias ops), healthcare (alias health)"),
         "lists the known names: {message}"
     );
     assert!(message.contains("domain_strict: false"), "{message}");
-    let message = dir.invalid("attesta.toml", "domain = \"healthcare\"\n", 1, "domain");
+    let message = dir.invalid("attesta.toml", "domain = \"finance\"\n", 1, "domain");
     assert!(message.contains("not a known domain profile"), "{message}");
 }
 

@@ -157,3 +157,69 @@ pub(crate) fn apply_trust(
     risk.level = RiskLevel::from_clamped(adjusted);
     Some(old)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::{DomainProfile, DomainRegistry, DomainRiskScorer};
+    use crate::risk::FixedRiskScorer;
+
+    fn domain_scorer(profile: DomainProfile, base: f64) -> DomainRiskScorer {
+        DomainRiskScorer::with_base(profile, Arc::new(FixedRiskScorer::new(base).unwrap()))
+    }
+
+    /// challenges.md §8.6 / Appendix G, pinned: in the reference the gate's
+    /// development multiplier (0.8) took devops' `terraform_destroy` from
+    /// 0.97 CRITICAL to 0.7763 HIGH, so a quiz approved it. A domain's
+    /// critical action stays CRITICAL here.
+    #[test]
+    fn a_domain_critical_action_stays_critical_in_development() {
+        let devops = DomainRegistry::with_presets()
+            .unwrap()
+            .get("devops")
+            .unwrap()
+            .clone();
+        let scorer = domain_scorer(devops, 0.4075);
+        let ctx = ActionContext::new("terraform_destroy")
+            .with_arg("ws")
+            .with_environment("development");
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        assert_eq!(assessed.risk.level, RiskLevel::Critical);
+        assert_eq!(assessed.risk.score, 0.970375);
+
+        // Exactly at the floor (0.8 × 0.8 would be 0.64, HIGH).
+        let wipe =
+            DomainProfile::from_yaml("name: w\ncritical_actions: [wipe]\n", Path::new("w.yaml"))
+                .unwrap();
+        let scorer = domain_scorer(wipe, 0.1);
+        let ctx = ActionContext::new("wipe").with_environment("development");
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        assert_eq!(
+            (assessed.risk.score, assessed.risk.level),
+            (0.8, RiskLevel::Critical)
+        );
+        let names: Vec<&str> = assessed
+            .risk
+            .factors
+            .iter()
+            .map(|f| f.name.as_ref())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "base_score",
+                "critical_action_override",
+                "environment_multiplier"
+            ]
+        );
+        assert_eq!(assessed.risk.factors[2].contribution, 0.0);
+
+        // Actions that are not critical are still scaled.
+        let ctx = ActionContext::new("other").with_environment("development");
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        assert_eq!(assessed.risk.score, 0.1 * 0.8);
+    }
+}

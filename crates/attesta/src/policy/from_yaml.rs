@@ -25,7 +25,7 @@ const MAX_REPLAYED_ALIAS_EVENTS: usize = 10_000;
 
 /// Parses a YAML policy document. `Ok(None)` is an empty document (nothing,
 /// only comments, or an explicit `~`).
-pub(super) fn parse(text: &str) -> Result<Option<Node>, ParseFailure> {
+pub(crate) fn parse(text: &str) -> Result<Option<Node>, ParseFailure> {
     let options = serde_saphyr::options! {
         // Keys given twice are passed through and reported by
         // `tree::find_duplicate_key`, which can name the full key path.

@@ -123,13 +123,7 @@ impl fmt::Display for PolicyError {
                     io::ErrorKind::NotFound => {
                         f.write_str("no such file; check the path (or create the file)")
                     }
-                    io::ErrorKind::PermissionDenied => {
-                        f.write_str("permission denied; make the file readable for this user")
-                    }
-                    io::ErrorKind::InvalidData => {
-                        f.write_str("the file is not UTF-8 text; save it as UTF-8")
-                    }
-                    _ => write!(f, "{source}"),
+                    _ => write_read_failure(f, source),
                 }
             }
             Self::UnsupportedExtension { path } => {
@@ -173,8 +167,21 @@ impl std::error::Error for PolicyError {
     }
 }
 
+/// Why a file could not be read, with what to do about it; shared with
+/// domain profile files.
+pub(crate) fn write_read_failure(f: &mut fmt::Formatter<'_>, source: &io::Error) -> fmt::Result {
+    match source.kind() {
+        io::ErrorKind::NotFound => f.write_str("no such file; check the path"),
+        io::ErrorKind::PermissionDenied => {
+            f.write_str("permission denied; make the file readable for this user")
+        }
+        io::ErrorKind::InvalidData => f.write_str("the file is not UTF-8 text; save it as UTF-8"),
+        _ => write!(f, "{source}"),
+    }
+}
+
 /// `file:line:column: key: message`, shared by errors and warnings.
-fn render_problem(
+pub(crate) fn render_problem(
     f: &mut impl fmt::Write,
     path: &Path,
     at: SourceLocation,

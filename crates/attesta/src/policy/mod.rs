@@ -7,10 +7,12 @@
 //! see [`Policy::from_file`] and `docs/configuration.md`.
 
 mod from_toml;
-mod from_yaml;
-mod load;
-mod tree;
-mod validate;
+// `from_yaml`, `tree`, `load` and `validate::read` are shared with the domain
+// profile loader, so profile files get the same strictness and messages.
+pub(crate) mod from_yaml;
+pub(crate) mod load;
+pub(crate) mod tree;
+pub(crate) mod validate;
 
 pub use load::{PolicyError, SourceLocation};
 

@@ -10,16 +10,16 @@ use super::load::SourceLocation;
 
 /// One value in the document and where it starts.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Node {
+pub(crate) struct Node {
     /// Where the value starts (for an alias: where the alias is used).
-    pub(super) at: SourceLocation,
+    pub(crate) at: SourceLocation,
     /// The value itself.
-    pub(super) kind: Kind,
+    pub(crate) kind: Kind,
 }
 
 /// The shapes a value can take in either format.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     /// YAML `~`, `null` or a key with nothing after it (TOML has none).
     Null,
     /// `true` / `false`.
@@ -44,32 +44,32 @@ pub(super) enum Kind {
 
 /// One `key: value` pair of a mapping.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     /// The key as text (YAML keys that are numbers or booleans are rendered).
-    pub(super) key: String,
+    pub(crate) key: String,
     /// Where the key is written; errors about the key itself point here.
-    pub(super) key_at: SourceLocation,
+    pub(crate) key_at: SourceLocation,
     /// The value.
-    pub(super) value: Node,
+    pub(crate) value: Node,
 }
 
 /// A validation failure before the file name is known: the loader adds the
 /// file when turning it into a [`super::PolicyError`]. Also used for
 /// warnings.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Problem {
+pub(crate) struct Problem {
     /// Where in the file.
-    pub(super) at: SourceLocation,
+    pub(crate) at: SourceLocation,
     /// Dotted key path (`policy.fail_mode`, `domains[0].devops`), empty for
     /// the document itself.
-    pub(super) key: String,
+    pub(crate) key: String,
     /// What is wrong and what to do about it.
-    pub(super) message: String,
+    pub(crate) message: String,
 }
 
 impl Problem {
     /// A problem at `at` under `key`.
-    pub(super) fn new(at: SourceLocation, key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(at: SourceLocation, key: &str, message: impl Into<String>) -> Self {
         Self {
             at,
             key: key.to_owned(),
@@ -80,7 +80,7 @@ impl Problem {
 
 /// Why a text could not be turned into a tree.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum ParseFailure {
+pub(crate) enum ParseFailure {
     /// Not well-formed YAML/TOML (or over the YAML resource budget).
     Syntax {
         /// Where the parser stopped, when it says.
@@ -94,7 +94,7 @@ pub(super) enum ParseFailure {
 
 impl Kind {
     /// What was found, for "expected X, found Y" messages.
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Kind::Null => "no value".to_owned(),
             Kind::Bool(b) => format!("a boolean ({b})"),
@@ -111,7 +111,7 @@ impl Kind {
 /// The path of `key` inside `parent`. Keys that are not plain identifiers
 /// are double-quoted, so `risk.overrides."Service.deploy"` stays readable
 /// and unambiguous.
-pub(super) fn child_path(parent: &str, key: &str) -> String {
+pub(crate) fn child_path(parent: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .chars()
@@ -140,18 +140,18 @@ pub(super) fn child_path(parent: &str, key: &str) -> String {
 }
 
 /// The path of the `index`-th item of the list at `parent`.
-pub(super) fn index_path(parent: &str, index: usize) -> String {
+pub(crate) fn index_path(parent: &str, index: usize) -> String {
     format!("{parent}[{index}]")
 }
 
 /// `text` in single quotes for a message, with control characters escaped.
-pub(super) fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", escape_controls(text))
 }
 
 /// `text` with control characters escaped, so a hostile file cannot move
 /// the cursor or recolour the terminal that prints a message quoting it.
-pub(super) fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -169,7 +169,7 @@ pub(super) fn escape_controls(text: &str) -> String {
 /// YAML duplicates reach the tree (the parser is told to pass them through)
 /// so that this check can name the full key path; TOML's parser rejects them
 /// itself.
-pub(super) fn find_duplicate_key(node: &Node, path: &str) -> Option<Problem> {
+pub(crate) fn find_duplicate_key(node: &Node, path: &str) -> Option<Problem> {
     match &node.kind {
         Kind::Map(entries) => {
             for (i, entry) in entries.iter().enumerate() {

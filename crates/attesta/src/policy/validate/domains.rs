@@ -6,29 +6,17 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 
 use super::read::{Field, Section, either};
+use crate::domain::{Condition, EscalationAction, is_profile_path, presets};
 use crate::policy::load::SourceLocation;
 use crate::policy::tree::{Kind, Problem, quote};
 use crate::policy::{DomainSelection, EscalationSetting, Policy};
 use crate::value::Value;
 
-/// The built-in domain presets, each with its aliases (names are matched
-/// trimmed and lower-cased, as the reference's preset lookup does).
-///
-/// A stand-in: the domains feature will replace this list with a lookup in
-/// its registry, which also knows profiles registered at run time.
-const KNOWN_DOMAINS: &[(&str, &[&str])] = &[
-    ("devops", &["ops"]),
-    ("data-pipeline", &["data_pipeline", "etl"]),
-];
-
-/// The actions an escalation rule may take (challenges.md §8.2).
-const RULE_ACTIONS: &[&str] = &[
-    "require_multi_party",
-    "notify_compliance",
-    "block",
-    "require_teach_back",
-    "require_confirmation",
-];
+/// The actions an escalation rule may take (challenges.md §8.2), for
+/// messages.
+fn rule_actions() -> Vec<&'static str> {
+    EscalationAction::ALL.iter().map(|a| a.as_str()).collect()
+}
 
 /// Fills `policy.domains` (and `domain_strict`) from `top`. Unknown names
 /// are errors when `domain_strict` is true (the default), warnings
@@ -110,27 +98,31 @@ struct Listed {
     domain: DomainSelection,
 }
 
-/// The preset a name refers to, if it names one.
-fn canonical(name: &str) -> Option<&'static str> {
-    let key = name.trim().to_ascii_lowercase();
-    KNOWN_DOMAINS
-        .iter()
-        .find(|(preset, aliases)| *preset == key || aliases.contains(&key.as_str()))
-        .map(|(preset, _)| *preset)
+/// The preset a name refers to, if it names one. Profile files (a name
+/// ending in `.yaml`/`.yml` or holding a `/`) are checked when the policy
+/// is put to use, since that reads them; here they count as themselves.
+fn canonical(name: &str) -> Option<&str> {
+    if is_profile_path(name) {
+        return Some(name.trim());
+    }
+    presets::builtin(name).map(|p| p.name)
 }
 
-/// `devops (alias ops) and data-pipeline (aliases data_pipeline, etl)`.
+/// `data-pipeline (aliases data_pipeline, etl), devops (alias ops), ...`.
 fn known_profiles() -> String {
-    let described: Vec<String> = KNOWN_DOMAINS
+    let described: Vec<String> = presets::BUILTIN
         .iter()
-        .map(|(preset, aliases)| match aliases {
-            [] => (*preset).to_owned(),
-            [one] => format!("{preset} (alias {one})"),
-            many => format!("{preset} (aliases {})", many.join(", ")),
+        .map(|preset| match preset.aliases {
+            [] => preset.name.to_owned(),
+            [one] => format!("{} (alias {one})", preset.name),
+            many => format!("{} (aliases {})", preset.name, many.join(", ")),
         })
         .collect();
     let described: Vec<&str> = described.iter().map(String::as_str).collect();
-    either(&described).replacen(" or ", " and ", 1)
+    format!(
+        "{}, or the path of a profile file (.yaml)",
+        either(&described).replacen(" or ", " and ", 1)
+    )
 }
 
 /// `domain:` is a name or a list of names.
@@ -255,14 +247,14 @@ fn rule(f: &Field<'_>) -> Result<IndexMap<String, Value>, Problem> {
             }
             "action" => {
                 let wanted = value.token()?;
-                let action = RULE_ACTIONS.iter().find(|a| **a == wanted).ok_or_else(|| {
+                let action = wanted.parse::<EscalationAction>().map_err(|_| {
                     value.problem(format!(
                         "{} is not an escalation action; use {}",
                         quote(value.string().unwrap_or_default().trim()),
-                        either(RULE_ACTIONS)
+                        either(&rule_actions())
                     ))
                 })?;
-                Value::Str((*action).to_owned())
+                Value::Str(action.as_str().to_owned())
             }
             "required_approvers" => Value::Int(i128::from(value.approvers(1)?)),
             "notify_roles" => Value::List(
@@ -284,45 +276,7 @@ fn rule(f: &Field<'_>) -> Result<IndexMap<String, Value>, Problem> {
 /// reference treats anything else as false without a word, so a misspelt
 /// condition silently never fires; here it is an error.
 fn check_condition(condition: &str) -> Result<(), String> {
-    let fail = || {
-        format!(
-            "{} is not a condition the domain scorer understands, so the rule would never fire; \
-             use risk_score >= 0.9 (or <=, >, <, ==, !=), matches_pattern:NAME, \
-             environment:NAME or risk_level:LEVEL",
-            quote(condition)
-        )
-    };
-    if let Some(rest) = condition.strip_prefix("risk_score") {
-        let rest = rest.trim_start();
-        let op = [">=", "<=", "==", "!=", ">", "<"]
-            .into_iter()
-            .find(|op| rest.starts_with(op))
-            .ok_or_else(fail)?;
-        let number = rest[op.len()..].trim();
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
-        let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-        return if digits(whole) && digits(fraction) {
-            Ok(())
-        } else {
-            Err(fail())
-        };
-    }
-    if let Some(level) = condition.strip_prefix("risk_level:") {
-        return match level.trim().to_ascii_lowercase().as_str() {
-            "low" | "medium" | "high" | "critical" => Ok(()),
-            _ => Err(format!(
-                "{} is not a risk level; use risk_level:low, medium, high or critical",
-                quote(level.trim())
-            )),
-        };
-    }
-    let named = ["matches_pattern:", "environment:"]
-        .into_iter()
-        .find_map(|prefix| condition.strip_prefix(prefix));
-    match named {
-        Some(name) if !name.trim().is_empty() => Ok(()),
-        _ => Err(fail()),
-    }
+    Condition::parse(condition).map(|_| ())
 }
 
 #[cfg(test)]
@@ -335,10 +289,15 @@ mod tests {
         assert_eq!(canonical(" OPS "), Some("devops"));
         assert_eq!(canonical("ETL"), Some("data-pipeline"));
         assert_eq!(canonical("data_pipeline"), Some("data-pipeline"));
-        assert_eq!(canonical("healthcare"), None);
+        assert_eq!(canonical("Healthcare"), Some("healthcare"));
+        assert_eq!(canonical("infra"), Some("infrastructure"));
+        assert_eq!(canonical("finance"), None);
+        assert_eq!(canonical("profiles/acme.yaml"), Some("profiles/acme.yaml"));
         assert_eq!(
             known_profiles(),
-            "devops (alias ops) and data-pipeline (aliases data_pipeline, etl)"
+            "data-pipeline (aliases data_pipeline, etl), devops (alias ops), healthcare \
+             (alias health) and infrastructure (alias infra), or the path of a profile file \
+             (.yaml)"
         );
     }
 
@@ -351,6 +310,8 @@ mod tests {
             "matches_pattern:terraform_destroy",
             "environment:production",
             "risk_level:CRITICAL",
+            "risk_score > .5",
+            "action:phi_*",
         ] {
             assert_eq!(check_condition(ok), Ok(()), "{ok}");
         }

@@ -9,7 +9,7 @@ mod audit;
 mod challenges;
 mod domains;
 mod gate;
-mod read;
+pub(crate) mod read;
 mod risk;
 mod trust;
 

@@ -14,19 +14,19 @@ const MAX_APPROVERS: u32 = 16;
 /// A value in the tree together with its key path, so every read can report
 /// where it went wrong.
 #[derive(Debug, Clone)]
-pub(super) struct Field<'a> {
+pub(crate) struct Field<'a> {
     /// The value.
-    pub(super) node: &'a Node,
+    pub(crate) node: &'a Node,
     /// Dotted key path of the value.
-    pub(super) path: String,
+    pub(crate) path: String,
     /// Where the key is written (the value's own position for list items
     /// and the document root); errors about the key point here.
-    pub(super) key_at: SourceLocation,
+    pub(crate) key_at: SourceLocation,
 }
 
 impl<'a> Field<'a> {
     /// The document itself.
-    pub(super) fn root(node: &'a Node) -> Self {
+    pub(crate) fn root(node: &'a Node) -> Self {
         Self {
             node,
             path: String::new(),
@@ -43,17 +43,17 @@ impl<'a> Field<'a> {
     }
 
     /// A problem with the value.
-    pub(super) fn problem(&self, message: impl Into<String>) -> Problem {
+    pub(crate) fn problem(&self, message: impl Into<String>) -> Problem {
         Problem::new(self.node.at, &self.path, message)
     }
 
     /// A problem with the key itself (unknown, duplicate, ill-formed).
-    pub(super) fn key_problem(&self, message: impl Into<String>) -> Problem {
+    pub(crate) fn key_problem(&self, message: impl Into<String>) -> Problem {
         Problem::new(self.key_at, &self.path, message)
     }
 
     /// "expected WHAT, found …" for a value of the wrong shape.
-    pub(super) fn expected(&self, what: &str) -> Problem {
+    pub(crate) fn expected(&self, what: &str) -> Problem {
         self.problem(format!(
             "expected {what}, found {}",
             self.node.kind.describe()
@@ -62,7 +62,7 @@ impl<'a> Field<'a> {
 
     /// The entries of a mapping as `(key, value)`; no value (`key:` with
     /// nothing after it) reads as an empty mapping.
-    pub(super) fn entries(&self, what: &str) -> Result<Vec<(&'a str, Field<'a>)>, Problem> {
+    pub(crate) fn entries(&self, what: &str) -> Result<Vec<(&'a str, Field<'a>)>, Problem> {
         match &self.node.kind {
             Kind::Null => Ok(Vec::new()),
             Kind::Map(entries) => Ok(entries
@@ -74,7 +74,7 @@ impl<'a> Field<'a> {
     }
 
     /// The items of a list; no value reads as an empty list.
-    pub(super) fn items(&self, what: &str) -> Result<Vec<Field<'a>>, Problem> {
+    pub(crate) fn items(&self, what: &str) -> Result<Vec<Field<'a>>, Problem> {
         match &self.node.kind {
             Kind::Null => Ok(Vec::new()),
             Kind::List(items) => Ok(items
@@ -91,7 +91,7 @@ impl<'a> Field<'a> {
     }
 
     /// A string, as written.
-    pub(super) fn string(&self) -> Result<&'a str, Problem> {
+    pub(crate) fn string(&self) -> Result<&'a str, Problem> {
         match &self.node.kind {
             Kind::Str(s) => Ok(s),
             Kind::Null => Err(self.problem("no value given; write a string or remove the key")),
@@ -100,7 +100,7 @@ impl<'a> Field<'a> {
     }
 
     /// A string with surrounding whitespace removed, which must not be empty.
-    pub(super) fn non_empty_string(&self) -> Result<&'a str, Problem> {
+    pub(crate) fn non_empty_string(&self) -> Result<&'a str, Problem> {
         let text = self.string()?.trim();
         if text.is_empty() {
             return Err(self.problem("the value is empty; write a value or remove the key"));
@@ -110,14 +110,14 @@ impl<'a> Field<'a> {
 
     /// A name from a fixed set: trimmed and lower-cased, as the reference
     /// reads `fail_mode`.
-    pub(super) fn token(&self) -> Result<String, Problem> {
+    pub(crate) fn token(&self) -> Result<String, Problem> {
         Ok(self.string()?.trim().to_ascii_lowercase())
     }
 
     /// One of a fixed set of names, matched after trimming, lower-casing and
     /// reading `-` as `_` (so `audit-only` is `audit_only`). `what` names the
     /// set for the message ("a fail mode").
-    pub(super) fn choice<T: Copy>(&self, what: &str, options: &[(&str, T)]) -> Result<T, Problem> {
+    pub(crate) fn choice<T: Copy>(&self, what: &str, options: &[(&str, T)]) -> Result<T, Problem> {
         let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
         let written = match &self.node.kind {
             Kind::Str(s) => s,
@@ -141,7 +141,7 @@ impl<'a> Field<'a> {
     }
 
     /// `true` or `false`.
-    pub(super) fn boolean(&self) -> Result<bool, Problem> {
+    pub(crate) fn boolean(&self) -> Result<bool, Problem> {
         match &self.node.kind {
             Kind::Bool(b) => Ok(*b),
             Kind::Str(s)
@@ -162,7 +162,7 @@ impl<'a> Field<'a> {
     }
 
     /// A finite number (whole or not).
-    pub(super) fn number(&self) -> Result<f64, Problem> {
+    pub(crate) fn number(&self) -> Result<f64, Problem> {
         let value = match &self.node.kind {
             Kind::Int(i) => *i as f64,
             Kind::Float(f) => *f,
@@ -183,7 +183,7 @@ impl<'a> Field<'a> {
 
     /// A finite number in `min..=max`; `range` words the allowed values for
     /// the message ("a number from 0 to 1").
-    pub(super) fn number_in(&self, min: f64, max: f64, range: &str) -> Result<f64, Problem> {
+    pub(crate) fn number_in(&self, min: f64, max: f64, range: &str) -> Result<f64, Problem> {
         let value = self.number()?;
         if value < min || value > max {
             return Err(self.problem(format!("{value} is out of range; use {range}")));
@@ -192,7 +192,7 @@ impl<'a> Field<'a> {
     }
 
     /// A whole number in `min..=max`; `range` words the allowed values.
-    pub(super) fn whole_in(&self, min: i128, max: i128, range: &str) -> Result<i128, Problem> {
+    pub(crate) fn whole_in(&self, min: i128, max: i128, range: &str) -> Result<i128, Problem> {
         let value = match &self.node.kind {
             Kind::Int(i) => *i,
             Kind::Float(f) if f.fract() == 0.0 && f.is_finite() => {
@@ -216,7 +216,7 @@ impl<'a> Field<'a> {
     }
 
     /// A number of approvers, from `min` to [`MAX_APPROVERS`].
-    pub(super) fn approvers(&self, min: u32) -> Result<u32, Problem> {
+    pub(crate) fn approvers(&self, min: u32) -> Result<u32, Problem> {
         let range = format!("a whole number of approvers from {min} to {MAX_APPROVERS}");
         let count = self.whole_in(i128::from(min), i128::from(MAX_APPROVERS), &range)?;
         // In range, so it fits; the fallback is never taken.
@@ -224,7 +224,7 @@ impl<'a> Field<'a> {
     }
 
     /// A risk level written as a value (`risk.overrides`), case-insensitive.
-    pub(super) fn level(&self) -> Result<RiskLevel, Problem> {
+    pub(crate) fn level(&self) -> Result<RiskLevel, Problem> {
         match &self.node.kind {
             Kind::Str(s) => parse_level(s).map_err(|message| self.problem(message)),
             Kind::Null => Err(self.problem("no value given; use low, medium, high or critical")),
@@ -234,7 +234,7 @@ impl<'a> Field<'a> {
 
     /// A mapping whose keys are risk levels (case-insensitive, so `HIGH`
     /// and `high` are the same level and may not both appear).
-    pub(super) fn level_entries(&self, what: &str) -> Result<Vec<(RiskLevel, Field<'a>)>, Problem> {
+    pub(crate) fn level_entries(&self, what: &str) -> Result<Vec<(RiskLevel, Field<'a>)>, Problem> {
         let mut seen: BTreeMap<RiskLevel, SourceLocation> = BTreeMap::new();
         let mut levels = Vec::new();
         for (key, value) in self.entries(what)? {
@@ -265,7 +265,7 @@ fn parse_level(text: &str) -> Result<RiskLevel, String> {
 }
 
 /// `a, b or c`.
-pub(super) fn either(options: &[&str]) -> String {
+pub(crate) fn either(options: &[&str]) -> String {
     match options {
         [] => String::new(),
         [only] => (*only).to_owned(),
@@ -276,13 +276,13 @@ pub(super) fn either(options: &[&str]) -> String {
 /// A mapping with a fixed set of keys: unknown keys are refused when the
 /// section is opened, so a typo never goes unnoticed.
 #[derive(Debug)]
-pub(super) struct Section<'a> {
+pub(crate) struct Section<'a> {
     fields: Vec<(&'a str, Field<'a>)>,
 }
 
 impl<'a> Section<'a> {
     /// Opens `field` as a mapping whose keys must be among `allowed`.
-    pub(super) fn new(field: &Field<'a>, allowed: &[&str]) -> Result<Self, Problem> {
+    pub(crate) fn new(field: &Field<'a>, allowed: &[&str]) -> Result<Self, Problem> {
         let fields = field.entries(&format!("a mapping with the keys {}", allowed.join(", ")))?;
         for (key, value) in &fields {
             if !allowed.contains(key) {
@@ -293,12 +293,12 @@ impl<'a> Section<'a> {
     }
 
     /// The value of `key`, if the file gives it.
-    pub(super) fn get(&self, key: &str) -> Option<&Field<'a>> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Field<'a>> {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
     }
 
     /// The keys the file gives, in file order, with their values.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&'a str, &Field<'a>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a str, &Field<'a>)> {
         self.fields.iter().map(|(k, f)| (*k, f))
     }
 }
@@ -339,7 +339,7 @@ fn unknown_key_message(key: &str, path: &str, allowed: &[&str]) -> String {
 
 /// The allowed key nearest to a misspelt one, if any is close enough to be
 /// a likely typo (same letters in another case, or at most two edits).
-pub(super) fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
     let lower = key.to_ascii_lowercase();
     allowed
         .iter()
@@ -367,7 +367,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// At most one of `candidates` (keys that mean the same thing, such as a
 /// legacy flat key and its `policy.*` form) may be given.
-pub(super) fn one_of<'f, 'a>(
+pub(crate) fn one_of<'f, 'a>(
     candidates: &[Option<&'f Field<'a>>],
 ) -> Result<Option<&'f Field<'a>>, Problem> {
     let mut given: Vec<&Field<'a>> = candidates.iter().flatten().copied().collect();
