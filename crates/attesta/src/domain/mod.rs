@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+mod escalations;
 mod load;
 mod matcher;
 mod merge;
@@ -46,6 +47,7 @@ mod template;
 mod verdict;
 
 pub use error::DomainError;
+pub use escalations::{DomainEscalations, escalation_of};
 pub use matcher::{ActionGlob, SensitiveTerm};
 pub use merge::merge;
 pub use profile::{CallText, DomainProfile, PatternTarget, RiskPattern};

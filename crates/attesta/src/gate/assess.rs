@@ -14,6 +14,9 @@ pub(crate) struct AssessedRisk {
     pub(crate) risk: RiskAssessment,
     pub(crate) explicit: bool,
     pub(crate) warnings: Vec<String>,
+    /// The scorer's own assessment, before the environment (kept only when
+    /// asked for: escalation rules are judged on it too).
+    pub(crate) scored: Option<RiskAssessment>,
 }
 
 /// Override sources, strongest claim first in messages.
@@ -52,6 +55,7 @@ pub(crate) fn assess(
     environment: &str,
     policy: &Policy,
     scorer: &dyn RiskScorer,
+    keep_raw: bool,
 ) -> AssessedRisk {
     let mut warnings = Vec::new();
     if let Some((level, source)) = explicit_level(ctx, policy) {
@@ -59,6 +63,7 @@ pub(crate) fn assess(
             risk: override_assessment(level, source),
             explicit: true,
             warnings,
+            scored: None,
         };
     }
     let mut risk = scorer.assess(ctx);
@@ -66,6 +71,7 @@ pub(crate) fn assess(
     // matches the score and a NaN reads as the maximum.
     risk.score = clamp01(risk.score);
     risk.level = RiskLevel::from_clamped(risk.score);
+    let before_environment = keep_raw.then(|| risk.clone());
     apply_environment(&mut risk, environment);
 
     if let Some(hint) = ctx
@@ -88,6 +94,7 @@ pub(crate) fn assess(
                     risk: override_assessment(level, "hints.risk_override"),
                     explicit: true,
                     warnings,
+                    scored: before_environment,
                 };
             }
             (true, Some(_)) => {}
@@ -97,6 +104,7 @@ pub(crate) fn assess(
         risk,
         explicit: false,
         warnings,
+        scored: before_environment,
     }
 }
 
@@ -186,7 +194,7 @@ mod tests {
         let ctx = ActionContext::new("terraform_destroy")
             .with_arg("ws")
             .with_environment("development");
-        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer, false);
         assert_eq!(assessed.risk.level, RiskLevel::Critical);
         assert_eq!(assessed.risk.score, 0.970375);
 
@@ -196,7 +204,7 @@ mod tests {
                 .unwrap();
         let scorer = domain_scorer(wipe, 0.1);
         let ctx = ActionContext::new("wipe").with_environment("development");
-        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer, false);
         assert_eq!(
             (assessed.risk.score, assessed.risk.level),
             (0.8, RiskLevel::Critical)
@@ -219,7 +227,7 @@ mod tests {
 
         // Actions that are not critical are still scaled.
         let ctx = ActionContext::new("other").with_environment("development");
-        let assessed = assess(&ctx, "development", &Policy::default(), &scorer);
+        let assessed = assess(&ctx, "development", &Policy::default(), &scorer, false);
         assert_eq!(assessed.risk.score, 0.1 * 0.8);
     }
 }

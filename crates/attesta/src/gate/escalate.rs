@@ -38,6 +38,29 @@ impl Escalation {
         self.rules.is_empty()
     }
 
+    /// Both escalations together: the first block, the stronger challenge,
+    /// the larger approver count, every role and rule once.
+    #[must_use]
+    pub fn join(mut self, other: Self) -> Self {
+        self.blocked_by = self.blocked_by.or(other.blocked_by);
+        self.at_least = match (self.at_least, other.at_least) {
+            (Some(a), Some(b)) => Some(if strength(b) > strength(a) { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.approvers = self.approvers.max(other.approvers);
+        for role in other.notify {
+            if !self.notify.contains(&role) {
+                self.notify.push(role);
+            }
+        }
+        for rule in other.rules {
+            if !self.rules.contains(&rule) {
+                self.rules.push(rule);
+            }
+        }
+        self
+    }
+
     /// What goes into the decision's metadata (and so the audit record).
     pub(crate) fn metadata(&self) -> ValueMap {
         let mut out = ValueMap::new();
@@ -66,6 +89,21 @@ impl Escalation {
 pub trait EscalationSource: Send + Sync + fmt::Debug {
     /// The rules that hold for `ctx` at its final `risk`, combined.
     fn escalation(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Escalation;
+}
+
+/// Two sources of rules, both applied.
+#[derive(Debug)]
+pub(crate) struct Both(
+    pub(crate) Arc<dyn EscalationSource>,
+    pub(crate) Arc<dyn EscalationSource>,
+);
+
+impl EscalationSource for Both {
+    fn escalation(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Escalation {
+        self.0
+            .escalation(ctx, risk)
+            .join(self.1.escalation(ctx, risk))
+    }
 }
 
 /// How strong a challenge is, weakest first.

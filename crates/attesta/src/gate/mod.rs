@@ -100,6 +100,8 @@ struct Inner {
     registry: ChallengeRegistry,
     /// Escalation rules (the active domain profiles), if any.
     escalations: Option<Arc<dyn EscalationSource>>,
+    /// What building the engine found worth saying (domain resolution).
+    startup_warnings: Vec<String>,
     audit: Arc<dyn AuditSink>,
     trust: Option<Arc<dyn TrustModel>>,
     events: Option<Arc<EventBus>>,
@@ -248,6 +250,22 @@ impl AttestaBuilder {
             ));
         }
         let scorer = self.scorer.unwrap_or_else(|| default_scorer(&policy));
+        let domains = crate::domain::resolve_policy(&policy)
+            .map_err(|e| BuildError::InvalidPolicy(format!("domains: {e}")))?;
+        let startup_warnings = domains.warnings.clone();
+        let (scorer, escalations) = match domains.profile {
+            Some(profile) => {
+                let domain = Arc::new(crate::domain::DomainRiskScorer::with_base(profile, scorer));
+                let rules: Arc<dyn EscalationSource> =
+                    Arc::new(crate::domain::DomainEscalations::new(Arc::clone(&domain)));
+                let escalations = match self.escalations {
+                    Some(own) => Arc::new(escalate::Both(own, rules)) as Arc<dyn EscalationSource>,
+                    None => rules,
+                };
+                (domain as Arc<dyn RiskScorer>, Some(escalations))
+            }
+            None => (scorer, self.escalations),
+        };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
         let trust = match (self.trust, &policy.trust) {
             (Some(trust), _) => Some(trust),
@@ -267,7 +285,8 @@ impl AttestaBuilder {
                 scorer,
                 challenges,
                 registry: self.challenges,
-                escalations: self.escalations,
+                escalations,
+                startup_warnings,
                 audit: self
                     .audit
                     .unwrap_or_else(|| Arc::new(MemoryAuditSink::new())),
@@ -376,6 +395,12 @@ impl Attesta {
         &self.inner.audit
     }
 
+    /// Warnings from building the engine (for example a domain shorthand
+    /// rule that names nothing the profile knows); show them to the operator.
+    pub fn startup_warnings(&self) -> &[String] {
+        &self.inner.startup_warnings
+    }
+
     /// The scorer in use.
     pub fn scorer(&self) -> &Arc<dyn RiskScorer> {
         &self.inner.scorer
@@ -391,25 +416,58 @@ impl Attesta {
     /// trust. Scoring still advances the scorer's novelty memory.
     pub fn preview(&self, ctx: &ActionContext) -> (RiskAssessment, ChallengeType, Vec<String>) {
         let environment = self.environment_of(ctx);
-        let mut assessed =
-            assess::assess(ctx, environment, &self.inner.policy, &*self.inner.scorer);
+        let scored_ctx = self.with_environment(ctx);
+        let ctx = &*scored_ctx;
+        let keep = self.inner.escalations.is_some();
+        let mut assessed = assess::assess(
+            ctx,
+            environment,
+            &self.inner.policy,
+            &*self.inner.scorer,
+            keep,
+        );
         if let (Some(trust), Some(agent)) = (&self.inner.trust, non_empty(ctx.agent_id.as_deref()))
         {
             let domain = trust_domain(ctx, environment);
             assess::apply_trust(&mut assessed, &**trust, agent, domain);
         }
         let inner = &*self.inner;
-        let escalation = inner
-            .escalations
-            .as_ref()
-            .map(|source| source.escalation(ctx, &assessed.risk))
-            .unwrap_or_default();
+        let escalation = self.escalation(ctx, &assessed);
         let base = inner.challenges.get(assessed.risk.level);
         let challenge = inner
             .registry
             .escalated(&inner.policy, assessed.risk.level, base, &escalation)
             .kind;
         (assessed.risk, challenge, assessed.warnings)
+    }
+
+    /// `ctx` with the environment it is judged in, when domain profiles
+    /// read it (their production multiplier and `environment:` rules) and
+    /// the context names none. Otherwise `ctx` itself, at no cost.
+    fn with_environment<'a>(&self, ctx: &'a ActionContext) -> std::borrow::Cow<'a, ActionContext> {
+        if self.inner.escalations.is_some() && ctx.environment.is_empty() {
+            std::borrow::Cow::Owned(
+                ctx.clone()
+                    .with_environment(self.inner.default_environment.clone()),
+            )
+        } else {
+            std::borrow::Cow::Borrowed(ctx)
+        }
+    }
+
+    /// The escalation rules that hold for `ctx`, judged on the final risk
+    /// and on the scorer's own (rules only raise, so both count).
+    fn escalation(&self, ctx: &ActionContext, assessed: &assess::AssessedRisk) -> Escalation {
+        let Some(source) = &self.inner.escalations else {
+            return Escalation::default();
+        };
+        let mut escalation = source.escalation(ctx, &assessed.risk);
+        if let Some(scored) = &assessed.scored
+            && scored.score != assessed.risk.score
+        {
+            escalation = escalation.join(source.escalation(ctx, scored));
+        }
+        escalation
     }
 
     fn environment_of<'a>(&'a self, ctx: &'a ActionContext) -> &'a str {
@@ -433,8 +491,10 @@ impl Attesta {
         let intercepted_at = ctx.timestamp.unwrap_or(now);
         let environment = self.environment_of(ctx);
         let action = ctx.function_name.as_str();
+        let scored_ctx = self.with_environment(ctx);
 
-        let mut assessed = assess::assess(ctx, environment, policy, &*inner.scorer);
+        let keep = inner.escalations.is_some();
+        let mut assessed = assess::assess(&scored_ctx, environment, policy, &*inner.scorer, keep);
         self.emit(EventType::RiskScored, || {
             [
                 ("action_name", action.into()),
@@ -457,12 +517,8 @@ impl Attesta {
                 });
             }
         }
+        let escalation = self.escalation(&scored_ctx, &assessed);
         let risk = assessed.risk;
-        let escalation = inner
-            .escalations
-            .as_ref()
-            .map(|source| source.escalation(ctx, &risk))
-            .unwrap_or_default();
         let escalated = inner.registry.escalated(
             policy,
             risk.level,
