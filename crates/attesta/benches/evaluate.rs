@@ -41,5 +41,40 @@ fn evaluate_auto_approve(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, evaluate_auto_approve);
+/// The same call with the devops and data-pipeline presets active: the
+/// domain scorer (29 patterns, 22 terms) and the escalation rules, twice
+/// (on the scorer's own and the final assessment) when they differ.
+fn evaluate_with_domains(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("attesta-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let policy = dir.join("attesta.yaml");
+    std::fs::write(&policy, "domain: [devops, data-pipeline]\n").expect("policy");
+    let attesta = Attesta::config_builder(&policy)
+        .expect("policy loads")
+        .audit(Arc::new(MemoryAuditSink::bounded(1024)))
+        .environment("ci")
+        .build()
+        .expect("engine");
+    let ctx = ActionContext::new("get_user_profile")
+        .with_kwarg("user_id", 4711)
+        .with_kwarg("fields", "name,email")
+        .with_kwarg("include_deleted", false)
+        .with_doc("Fetch a user's profile for display.")
+        .with_agent("support-bot");
+    for _ in 0..20 {
+        runtime.block_on(attesta.evaluate(&ctx));
+    }
+    assert!(runtime.block_on(attesta.evaluate(&ctx)).is_approved());
+    c.bench_function("evaluate/auto_approve/domains_devops_data_pipeline", |b| {
+        b.to_async(&runtime)
+            .iter(|| attesta.evaluate(black_box(&ctx)));
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, evaluate_auto_approve, evaluate_with_domains);
 criterion_main!(benches);
