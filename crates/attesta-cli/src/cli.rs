@@ -17,6 +17,10 @@ pub(crate) enum Command {
     /// Score actions and explain the score.
     #[command(subcommand)]
     Risk(RiskCommand),
+    /// Domain profiles: list the built-in ones, show one in full, check
+    /// profile files.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
     /// A guided tour in this terminal: sample actions at every risk level,
     /// each gated for real.
     Demo(DemoArgs),
@@ -154,11 +158,56 @@ pub(crate) struct ScoreArgs {
     /// replaying an agent trace against a policy).
     #[arg(long)]
     pub(crate) jsonl: bool,
+    /// Also score with this domain profile: a built-in name or alias
+    /// (`devops`, `ops`, `healthcare`, ...) or a profile file. Repeatable or
+    /// comma-separated; several are merged as `domain: [A, B]` would be.
+    /// Added to the domains the policy already activates (a profile the
+    /// policy already has is not added twice).
+    #[arg(
+        long = "domain",
+        value_name = "NAME|FILE",
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
+    )]
+    pub(crate) domains: Vec<String>,
     /// Context file, or `-` for standard input. A context is a JSON object
     /// with `function_name` and optionally `args`, `kwargs`, `function_doc`,
     /// `hints`, `environment`, `agent_id`, `session_id`, `metadata`.
     #[arg(value_name = "FILE", default_value = "-")]
     pub(crate) input: PathBuf,
+}
+
+// ---- attesta domains -----------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DomainsCommand {
+    /// List the built-in profiles: name, aliases, what each holds.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one profile in full: patterns, terms, critical and safe actions,
+    /// escalation rules, challenge templates, vocabulary.
+    Show {
+        /// A built-in name or alias, or a profile file (a path containing
+        /// `/` or ending in `.yaml`/`.yml` is always read as a file).
+        #[arg(value_name = "NAME|FILE")]
+        profile: String,
+        /// Print the profile as JSON (the same shape as the YAML file).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check profile files with the loader the policy uses; exit 1 if any
+    /// is invalid, 2 if any cannot be read.
+    Check {
+        /// Profile files (YAML).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON result per file, as an array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -51,10 +51,21 @@ pub(crate) fn load_policy(explicit: Option<&Path>) -> anyhow::Result<(Policy, Po
     }
 }
 
-/// An engine for previews under `policy`.
+/// An engine for previews under `policy`; what building it found worth
+/// saying goes to stderr.
 pub(crate) fn engine(policy: Policy) -> anyhow::Result<Attesta> {
-    Attesta::builder()
+    let engine = Attesta::builder()
         .policy(policy)
         .build()
-        .context("the policy cannot be used")
+        .context("the policy cannot be used")?;
+    print_startup_warnings(&engine);
+    Ok(engine)
+}
+
+/// `Attesta::startup_warnings` (for example a domain shorthand rule that
+/// names nothing its profile knows), on stderr.
+pub(crate) fn print_startup_warnings(engine: &Attesta) {
+    for warning in engine.startup_warnings() {
+        eprintln!("attesta: warning: {warning}");
+    }
 }

@@ -117,6 +117,10 @@ fn engine(explicit: Option<&Path>) -> anyhow::Result<(Attesta, String)> {
         .map_channel(|fallback| Arc::new(McpChannel::new(fallback)))
         .build()
         .context("the policy cannot be used")?;
+    for warning in &engine.policy().warnings {
+        eprintln!("attesta: warning: {warning}");
+    }
+    config::print_startup_warnings(&engine);
     Ok((engine, source))
 }
 

@@ -2,11 +2,13 @@
 
 mod audit;
 mod demo;
+mod domains;
 mod init;
 mod mcp;
 mod mcp_pins;
 mod risk;
 mod trust;
+mod wrap;
 
 use std::process::ExitCode;
 
@@ -15,6 +17,7 @@ use crate::cli::{Cli, Command, McpCommand, RiskCommand};
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Risk(RiskCommand::Score(args)) => risk::score(&args),
+        Command::Domains(command) => domains::run(&command),
         Command::Demo(args) => demo::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Audit(args) => audit::run(&args),

@@ -1,5 +1,7 @@
 //! `attesta risk score`: score contexts and explain what the gate would do.
 
+mod domain;
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -12,7 +14,9 @@ use attesta::{
 };
 use serde::Serialize;
 
+use self::domain::{DOMAIN_FACTORS, DomainReport, Domains};
 use crate::cli::ScoreArgs;
+use crate::commands::wrap;
 use crate::config::{PolicySource, engine, load_policy};
 
 /// The default scorer's own factor names; anything else in an assessment is
@@ -34,6 +38,10 @@ struct Report {
     factors: Vec<FactorOut>,
     /// What the gate would do under the policy.
     effective: Effective,
+    /// The domain profiles' view, when any is active (`--domain`, or the
+    /// policy's `domain:`/`domains:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<DomainReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +64,13 @@ struct Effective {
     adjustments: Vec<Adjustment>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+    /// The escalation rule that blocks the action: the gate then denies it
+    /// without asking anyone (`challenge` is what it would ask otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked_by: Option<String>,
+    /// Roles the escalation rules notify.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notify: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,14 +81,15 @@ struct Adjustment {
 }
 
 pub(crate) fn score(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
-    let (policy, source) = load_policy(args.config.as_deref())?;
+    let (mut policy, source) = load_policy(args.config.as_deref())?;
+    let domains = Domains::activate(&mut policy, &args.domains)?;
     let engine = engine(policy)?;
     let label = input_label(&args.input);
     let mut input = open_input(&args.input)?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.jsonl {
-        replay_lines(&engine, &mut input, &label, &mut out)?;
+        replay_lines(&engine, domains.as_ref(), &mut input, &label, &mut out)?;
     } else {
         let mut text = String::new();
         input
@@ -86,7 +102,7 @@ pub(crate) fn score(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
                 e.column()
             )
         })?;
-        let report = report_for(&engine, &ctx);
+        let report = report_for(&engine, domains.as_ref(), &ctx);
         if args.json {
             serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
@@ -103,6 +119,7 @@ pub(crate) fn score(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
 /// session; `score` is always the first-call score.
 fn replay_lines(
     engine: &Attesta,
+    domains: Option<&Domains>,
     input: &mut dyn BufRead,
     label: &str,
     out: &mut impl Write,
@@ -127,12 +144,12 @@ fn replay_lines(
                 e.column()
             )
         })?;
-        serde_json::to_writer(&mut *out, &report_for(engine, &ctx))?;
+        serde_json::to_writer(&mut *out, &report_for(engine, domains, &ctx))?;
         out.write_all(b"\n")?;
     }
 }
 
-fn report_for(engine: &Attesta, ctx: &ActionContext) -> Report {
+fn report_for(engine: &Attesta, domains: Option<&Domains>, ctx: &ActionContext) -> Report {
     let own = DefaultRiskScorer::new().assess(ctx);
     let (effective, challenge, warnings) = engine.preview(ctx);
     let environment = if ctx.environment.is_empty() {
@@ -140,6 +157,13 @@ fn report_for(engine: &Attesta, ctx: &ActionContext) -> Report {
     } else {
         ctx.environment.clone()
     };
+    // Judged in the gate's environment, as the gate judges it.
+    let domain = domains.map(|d| {
+        let judged = ctx.clone().with_environment(environment.clone());
+        d.report(&judged, &effective)
+    });
+    let verdict = domain.as_ref().map(|d| &d.verdict);
+    let policy_approvers = engine.policy().required_approvers;
     Report {
         score: own.score,
         level: own.level.as_str(),
@@ -159,12 +183,18 @@ fn report_for(engine: &Attesta, ctx: &ActionContext) -> Report {
             score: effective.score,
             level: effective.level.as_str(),
             challenge: challenge.as_str(),
-            approvers_required: (challenge == ChallengeType::MultiParty)
-                .then_some(engine.policy().required_approvers),
+            approvers_required: (challenge == ChallengeType::MultiParty).then_some(
+                verdict.map_or(policy_approvers, |v| v.approvers_at_least(policy_approvers)),
+            ),
             environment,
             adjustments: adjustments(&effective),
             warnings,
+            blocked_by: verdict
+                .and_then(|v| v.blocked_by.as_ref())
+                .map(ToString::to_string),
+            notify: verdict.map(|v| v.notify.clone()).unwrap_or_default(),
         },
+        domain,
     }
 }
 
@@ -211,6 +241,9 @@ fn write_explanation(
             attesta::channel::sanitize_for_display(f.evidence.as_deref().unwrap_or(""))
         )?;
     }
+    if let Some(domain) = &report.domain {
+        domain::write_text(out, domain)?;
+    }
     let eff = &report.effective;
     writeln!(out)?;
     writeln!(
@@ -218,20 +251,41 @@ fn write_explanation(
         "  under policy {source}, environment '{}':",
         eff.environment
     )?;
-    for adj in &eff.adjustments {
+    // The domain section above already shows the domain scorer's factors.
+    let shown_above = |name: &str| report.domain.is_some() && DOMAIN_FACTORS.contains(&name);
+    for adj in eff.adjustments.iter().filter(|a| !shown_above(&a.name)) {
         writeln!(out, "    {:+.2}  {}", adj.contribution, adj.description)?;
     }
-    let who = match eff.approvers_required {
-        Some(n) => format!(" ({n} distinct approvers)"),
-        None => String::new(),
-    };
-    writeln!(
-        out,
-        "  → {:.2} {}: the gate asks for {}{who}",
-        eff.score,
-        eff.level.to_uppercase(),
-        eff.challenge
-    )?;
+    if let Some(rule) = &eff.blocked_by {
+        let line = format!(
+            "{:.2} {}: BLOCKED by {}; nobody is asked",
+            eff.score,
+            eff.level.to_uppercase(),
+            attesta::channel::sanitize_for_display(rule)
+        );
+        for line in wrap::words(&line, "  → ", "    ", wrap::WIDTH) {
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        let who = match eff.approvers_required {
+            Some(n) => format!(" ({n} distinct approvers)"),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "  → {:.2} {}: the gate asks for {}{who}",
+            eff.score,
+            eff.level.to_uppercase(),
+            eff.challenge
+        )?;
+    }
+    if !eff.notify.is_empty() {
+        writeln!(
+            out,
+            "  → notifies {}",
+            attesta::channel::sanitize_for_display(&eff.notify.join(", "))
+        )?;
+    }
     for warning in &eff.warnings {
         writeln!(out, "  note: {warning}")?;
     }
