@@ -1,5 +1,5 @@
 //! Custom challenge 3 of 3: questions only someone who knows the domain can
-//! answer, written as templates by the team that owns the system.
+//! answer, taken from a domain profile's challenge templates.
 //!
 //! ```sh
 //! cargo run -p attesta --example domain_knowledge
@@ -10,16 +10,23 @@
 //!   the templates for the action into a prompt and a private answer key,
 //!   [`Interrogation::judge`] checks the answers, and [`ChannelChallenge`]
 //!   presents it over any channel (scripted here);
-//! - a tolerant template renderer: `{function_name}`, `{action}` (the same),
-//!   `{environment}`, `{agent_id}` and each keyword argument by name; an
-//!   unknown placeholder is left as written instead of failing;
+//! - taking the questions from a built-in profile (`infrastructure`):
+//!   [`DomainProfile::templates_for_level`] picks those for the action's
+//!   risk level, [`ChallengeTemplate::render`] fills `{function_name}`,
+//!   `{action}`, `{environment}`, `{agent_id}`, `{description}` and each
+//!   keyword argument (an unknown placeholder stays as written), and
+//!   [`ChallengeTemplate::render_hints`] does the same for the answer hints;
 //! - installing it for HIGH-risk actions with `challenge_for_level`.
 //!
-//! Answers are checked by case-insensitive substring against hints, as the
-//! reference does; that is lenient, so write specific hints (a table name,
-//! not "data").
+//! The built-in quiz and teach-back already ask a profile's templates when
+//! the policy names a domain (`domain: infrastructure`), after their
+//! questions about the call. A challenge like this one is for a quiz of
+//! domain questions only, or for judging them by rules of your own.
+//!
+//! An answer is right when it contains a hint as whole words, in any case
+//! (`ci` is not found in "decide", `no` not in "I don't know"); the
+//! reference's version of this example matched substrings.
 
-use std::collections::BTreeMap;
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,110 +36,39 @@ use attesta::challenge::{ChannelChallenge, Interrogation, Judgement, Prepared, b
 use attesta::channel::{
     Channel, Question, QuestionKind, Response, ScriptedAnswer, ScriptedChannel,
 };
+use attesta::domain::{ChallengeTemplate, DomainProfile, DomainRegistry};
 use attesta::risk::FixedRiskScorer;
 use attesta::{ActionContext, Attesta, ChallengeType, RiskAssessment, RiskLevel, Value, ValueMap};
 
-/// One question a domain asks, from a risk level up.
-#[derive(Debug, Clone)]
-struct QuestionTemplate {
-    /// The lowest risk level this question is asked at.
-    from_level: RiskLevel,
-    /// The question, with `{placeholders}`.
-    text: &'static str,
-    /// An answer is right if it contains any of these (rendered, compared
-    /// case-insensitively). Hints that render empty are dropped.
-    answer_hints: &'static [&'static str],
+/// Lower-case words of `text`: runs of letters and digits.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
-/// The question templates of one domain.
-#[derive(Debug, Clone)]
-struct DomainProfile {
-    name: &'static str,
-    templates: Vec<QuestionTemplate>,
+/// Whether `text` contains `hint` as whole words, in order, in any case.
+fn mentions(text: &str, hint: &str) -> bool {
+    let (text, hint) = (words(text), words(hint));
+    !hint.is_empty() && text.windows(hint.len()).any(|w| w == hint.as_slice())
 }
 
-impl DomainProfile {
-    /// The database team's questions.
-    fn databases() -> Self {
-        let templates = vec![
-            QuestionTemplate {
-                from_level: RiskLevel::Medium,
-                text: "Which environment will {function_name} change?",
-                answer_hints: &["{environment}"],
-            },
-            QuestionTemplate {
-                from_level: RiskLevel::High,
-                text: "Which table does {action} modify?",
-                answer_hints: &["{table}"],
-            },
-            QuestionTemplate {
-                from_level: RiskLevel::High,
-                text: "If {function_name} goes wrong, how do you get the data back?",
-                answer_hints: &["point-in-time", "snapshot", "backup", "restore"],
-            },
-            QuestionTemplate {
-                from_level: RiskLevel::Critical,
-                text: "Which on-call rotation must know before {action} runs? {runbook_link}",
-                answer_hints: &["dba-oncall"],
-            },
-        ];
-        Self {
-            name: "databases",
-            templates,
-        }
-    }
-
-    /// Templates asked at `level`.
-    fn templates_for_level(&self, level: RiskLevel) -> impl Iterator<Item = &QuestionTemplate> {
-        self.templates.iter().filter(move |t| t.from_level <= level)
-    }
+/// One template made ready for one action: the question and the hints
+/// that can judge its answer.
+fn ask(template: &ChallengeTemplate, ctx: &ActionContext) -> (String, Vec<String>) {
+    let text = template.render(ctx, &ctx.environment);
+    // A hint the question itself shows would let anyone echo it back.
+    let hints = template
+        .render_hints(ctx, &ctx.environment)
+        .into_iter()
+        .filter(|hint| !mentions(&text, hint))
+        .collect();
+    (text, hints)
 }
 
-/// Replaces `{name}` with `values[name]`; unknown names stay as written, so
-/// a template with a typo still renders (visibly) instead of failing.
-fn render(template: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some((before, after)) = rest.split_once('{') {
-        out.push_str(before);
-        let Some((name, tail)) = after.split_once('}') else {
-            // An unclosed brace is text.
-            out.push('{');
-            out.push_str(after);
-            return out;
-        };
-        if let Some(value) = values.get(name) {
-            out.push_str(value);
-        } else {
-            out.push('{');
-            out.push_str(name);
-            out.push('}');
-        }
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The placeholder values for an action.
-fn placeholders(ctx: &ActionContext) -> BTreeMap<String, String> {
-    let mut values = BTreeMap::from([
-        ("function_name".to_owned(), ctx.function_name.clone()),
-        ("action".to_owned(), ctx.function_name.clone()),
-        ("environment".to_owned(), ctx.environment.clone()),
-        (
-            "agent_id".to_owned(),
-            ctx.agent_id.clone().unwrap_or_default(),
-        ),
-    ]);
-    for (name, value) in &ctx.kwargs {
-        values.insert(name.clone(), value.py_str());
-    }
-    values
-}
-
-/// Asks up to `max_questions` of a domain's questions; passes with
-/// `min_correct` right (or all, if fewer were asked).
+/// Asks up to `max_questions` of a profile's questions for the action's
+/// level; passes with `min_correct` right (or all, if fewer were asked).
 #[derive(Debug, Clone)]
 struct DomainKnowledge {
     profile: DomainProfile,
@@ -151,14 +87,13 @@ impl Interrogation for DomainKnowledge {
     }
 
     fn prepare(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Prepared {
-        let values = placeholders(ctx);
         let mut prompt = base_prompt(
             ChallengeType::Quiz,
             ctx,
             risk,
             format!(
-                "Answer the {} team's questions about this action.",
-                self.profile.name
+                "Answer the {} team's questions about this action in a few words.",
+                self.profile.display_name
             ),
             self.min_review(),
         );
@@ -167,23 +102,20 @@ impl Interrogation for DomainKnowledge {
             if prompt.questions.len() == self.max_questions {
                 break;
             }
-            let hints: Vec<Value> = template
-                .answer_hints
-                .iter()
-                .map(|hint| render(hint, &values).trim().to_lowercase())
-                .filter(|hint| !hint.is_empty())
-                .map(Value::Str)
-                .collect();
-            // A question nobody could answer right (its hint rendered
-            // empty) is not asked: it would only fail honest approvers.
+            let (text, hints) = ask(template, ctx);
+            // A question nobody could answer right (no hint left) is not
+            // asked: it would only fail honest approvers.
             if hints.is_empty() {
                 continue;
             }
             let id = format!("q{}", prompt.questions.len() + 1);
-            key.insert(id.clone(), Value::List(hints));
+            key.insert(
+                id.clone(),
+                Value::List(hints.into_iter().map(Value::Str).collect()),
+            );
             prompt.questions.push(Question {
                 id,
-                text: render(template.text, &values),
+                text,
                 kind: QuestionKind::FreeText,
                 options: Vec::new(),
             });
@@ -200,12 +132,11 @@ impl Interrogation for DomainKnowledge {
         let mut correct = 0u32;
         let mut marks = Vec::new();
         for (question, answer) in prepared.prompt.questions.iter().zip(&response.answers) {
-            let answer = answer.to_lowercase();
             let right = match prepared.key.get(&question.id) {
                 Some(Value::List(hints)) => hints
                     .iter()
                     .filter_map(Value::as_str)
-                    .any(|hint| answer.contains(hint)),
+                    .any(|hint| mentions(answer, hint)),
                 _ => false,
             };
             correct += u32::from(right);
@@ -216,7 +147,7 @@ impl Interrogation for DomainKnowledge {
         let needed = self.min_correct.min(asked);
         let passed = correct >= needed;
         let mut details = ValueMap::new();
-        details.insert("domain".into(), Value::from(self.profile.name));
+        details.insert("domain".into(), Value::from(self.profile.name.as_str()));
         details.insert("correct".into(), Value::List(marks));
         Judgement {
             passed,
@@ -230,37 +161,45 @@ impl Interrogation for DomainKnowledge {
     }
 }
 
-fn quiz() -> DomainKnowledge {
-    DomainKnowledge {
-        profile: DomainProfile::databases(),
-        max_questions: 3,
-        min_correct: 2,
-    }
+/// The built-in `infrastructure` profile.
+fn infrastructure() -> Result<DomainProfile, Box<dyn Error>> {
+    Ok(DomainRegistry::with_presets()?
+        .get("infrastructure")?
+        .clone())
 }
 
-/// A gate that scores every action HIGH and asks the domain questions there.
+fn quiz() -> Result<DomainKnowledge, Box<dyn Error>> {
+    Ok(DomainKnowledge {
+        profile: infrastructure()?,
+        max_questions: 3,
+        min_correct: 2,
+    })
+}
+
+/// A gate that asks the domain questions for HIGH-risk actions, and scores
+/// every action 0.6: HIGH in staging (×1.2).
 fn gate(channel: Arc<dyn Channel>) -> Result<Attesta, Box<dyn Error>> {
-    let challenge = ChannelChallenge::new(Arc::new(quiz()), channel);
+    let challenge = ChannelChallenge::new(Arc::new(quiz()?), channel);
     Ok(Attesta::builder()
-        .scorer(Arc::new(FixedRiskScorer::new(0.7)?))
+        .scorer(Arc::new(FixedRiskScorer::new(0.6)?))
         .challenge_for_level(RiskLevel::High, Arc::new(challenge))
         .build()?)
 }
 
 fn action() -> ActionContext {
-    ActionContext::new("drop_column")
-        .with_kwarg("table", "invoices")
-        .with_kwarg("column", "legacy_vat")
-        .with_environment("billing-eu")
-        .with_agent("migration-bot")
+    ActionContext::new("open_port")
+        .with_kwarg("security_group", "sg-web")
+        .with_kwarg("port", 22)
+        .with_environment("staging")
+        .with_agent("ops-bot")
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
     let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers([
-        "billing-eu",
-        "the invoices table",
-        "point-in-time restore from last night",
+        "staging, the sg-web group",
+        "one group; we revert the rule",
+        "no: port 22 only, from the bastion",
     ])
     .by("dana")]));
     let attesta = gate(channel.clone())?;
@@ -276,11 +215,28 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use attesta::Verdict;
     use attesta::challenge::{Challenge, ChallengeResult};
     use attesta::risk::RiskScorer;
 
     use super::*;
+
+    fn risk(level: RiskLevel) -> RiskAssessment {
+        FixedRiskScorer::new(level.representative_score())
+            .expect("score")
+            .assess(&action())
+    }
+
+    fn texts(prepared: &Prepared) -> Vec<&str> {
+        prepared
+            .prompt
+            .questions
+            .iter()
+            .map(|q| q.text.as_str())
+            .collect()
+    }
 
     async fn present(answers: &[&str]) -> ChallengeResult {
         let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers(
@@ -289,42 +245,69 @@ mod tests {
         .by("dana")]));
         let ctx = action();
         let risk = FixedRiskScorer::new(0.7).expect("score").assess(&ctx);
-        ChannelChallenge::new(Arc::new(quiz()), channel)
+        ChannelChallenge::new(Arc::new(quiz().expect("preset")), channel)
             .present(&ctx, &risk)
             .await
     }
 
     #[test]
-    fn templates_render_known_placeholders_and_keep_unknown_ones() {
-        let values = placeholders(&action());
-        assert_eq!(
-            render("Which table does {action} modify?", &values),
-            "Which table does drop_column modify?"
-        );
-        assert_eq!(render("{table}/{column}", &values), "invoices/legacy_vat");
-        assert_eq!(
-            render("See {runbook_link} {", &values),
-            "See {runbook_link} {"
-        );
-        let critical: Vec<_> = DomainProfile::databases()
-            .templates_for_level(RiskLevel::Critical)
-            .map(|t| render(t.text, &values))
+    fn the_questions_are_the_presets_templates_for_the_level() {
+        let ctx = action();
+        let preset = infrastructure().expect("preset");
+        let quiz = quiz().expect("preset");
+        let high = quiz.prepare(&ctx, &risk(RiskLevel::High));
+        let from_preset: Vec<String> = preset
+            .templates_for_level(RiskLevel::High)
+            .iter()
+            .map(|t| t.render(&ctx, "staging"))
             .collect();
+        assert_eq!(texts(&high), from_preset);
         assert_eq!(
-            critical[3],
-            "Which on-call rotation must know before drop_column runs? {runbook_link}"
+            texts(&high),
+            [
+                "Which environment and which resources will open_port change?",
+                "What is the blast radius of open_port, and how would you roll it back?",
+                "Does open_port grant more access than the task needs?",
+            ]
         );
+        // MEDIUM asks only the template written for MEDIUM; CRITICAL has a
+        // fourth, but the budget is three.
         assert_eq!(
-            DomainProfile::databases()
-                .templates_for_level(RiskLevel::Medium)
-                .count(),
+            texts(&quiz.prepare(&ctx, &risk(RiskLevel::Medium))).len(),
             1
         );
+        assert_eq!(preset.templates_for_level(RiskLevel::Critical).len(), 4);
+        assert_eq!(
+            texts(&quiz.prepare(&ctx, &risk(RiskLevel::Critical))),
+            texts(&high)
+        );
+        assert!(texts(&quiz.prepare(&ctx, &risk(RiskLevel::Low))).is_empty());
+    }
+
+    #[test]
+    fn the_prompt_does_not_give_the_hints_away() {
+        let prepared = quiz()
+            .expect("preset")
+            .prepare(&action(), &risk(RiskLevel::High));
+        let shown = serde_json::to_string(&prepared.prompt).expect("json");
+        for hint in ["least privilege", "snapshot", "rollback", "scoped"] {
+            assert!(!shown.contains(hint), "{hint}");
+        }
+        // "blast radius" is in its own question, so it cannot be an answer.
+        let Some(Value::List(hints)) = prepared.key.get("q2") else {
+            panic!("{:?}", prepared.key);
+        };
+        assert!(!hints.contains(&Value::from("blast radius")));
     }
 
     #[tokio::test]
     async fn correct_answers_pass() {
-        let result = present(&["Billing-EU", "invoices", "we restore the snapshot"]).await;
+        let result = present(&[
+            "Staging",
+            "we restore yesterday's snapshot",
+            "No, it is scoped to one port",
+        ])
+        .await;
         assert!(result.passed, "{:?}", result.reason());
         assert_eq!(result.challenge_type, ChallengeType::Quiz);
         assert_eq!(result.questions_asked, 3);
@@ -333,8 +316,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn wrong_answers_fail() {
-        let result = present(&["production", "customers", "we restore the snapshot"]).await;
+    async fn wrong_answers_fail_and_hints_are_whole_words() {
+        // "know" holds "no", but not as a word.
+        let result = present(&["the usual place", "we rollback", "I don't know"]).await;
         assert!(!result.passed);
         assert_eq!(
             result.reason(),
@@ -344,39 +328,39 @@ mod tests {
             result.details.get("correct"),
             Some(&Value::List(vec![
                 Value::Bool(false),
-                Value::Bool(false),
-                Value::Bool(true)
+                Value::Bool(true),
+                Value::Bool(false)
             ]))
         );
     }
 
-    #[tokio::test]
-    async fn an_empty_placeholder_never_matches_everything() {
-        // No environment: the environment question is not asked at all,
-        // rather than accepting any answer (the empty string is in every
-        // answer).
-        let ctx = ActionContext::new("drop_column").with_kwarg("table", "invoices");
+    #[test]
+    fn a_question_nobody_could_answer_is_not_asked() {
+        // A profile of your own: its hint is the agent, and this action
+        // names none, so the hint renders empty and would match anything.
+        let profile = DomainProfile::from_yaml(
+            "name: ops\nchallenge_templates:\n  - question_template: Who asked for {action}?\n    \
+             answer_hints: ['{agent_id}']\n",
+            Path::new("ops.yaml"),
+        )
+        .expect("a valid profile");
+        let quiz = DomainKnowledge {
+            profile,
+            ..quiz().expect("preset")
+        };
+        let ctx = ActionContext::new("open_port");
         let risk = FixedRiskScorer::new(0.7).expect("score").assess(&ctx);
-        let prepared = quiz().prepare(&ctx, &risk);
-        let texts: Vec<_> = prepared.prompt.questions.iter().map(|q| &q.text).collect();
-        assert_eq!(
-            texts,
-            [
-                "Which table does drop_column modify?",
-                "If drop_column goes wrong, how do you get the data back?"
-            ]
-        );
-        // The prompt does not give the answers away.
-        let shown = serde_json::to_string(&prepared.prompt).expect("json");
-        assert!(!shown.contains("snapshot"));
+        assert!(quiz.prepare(&ctx, &risk).prompt.questions.is_empty());
+        let prepared = quiz.prepare(&action(), &risk);
+        assert_eq!(texts(&prepared), ["Who asked for open_port?"]);
     }
 
     #[tokio::test]
     async fn the_gate_approves_correct_answers() {
         let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers([
-            "billing-eu",
-            "invoices",
-            "backup",
+            "staging",
+            "revert the rule",
+            "least privilege: one port",
         ])
         .by("dana")]));
         let decision = gate(channel).expect("gate").evaluate(&action()).await;
@@ -387,7 +371,9 @@ mod tests {
     #[tokio::test]
     async fn the_gate_denies_wrong_answers() {
         let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::answers([
-            "staging", "users", "hope",
+            "somewhere",
+            "small",
+            "hope",
         ])
         .by("dana")]));
         let decision = gate(channel).expect("gate").evaluate(&action()).await;

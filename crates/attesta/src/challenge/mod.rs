@@ -11,6 +11,7 @@ mod interrogation;
 mod multi_party;
 mod quiz;
 mod teach_back;
+mod templates;
 pub mod totp;
 mod words;
 

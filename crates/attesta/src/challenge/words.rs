@@ -1,9 +1,10 @@
 //! Words: splitting identifiers and free text into comparable words.
 //!
 //! Quiz and teach-back both need to turn a function name like
-//! `dropUserTable` into words, and teach-back needs to compare a human's
-//! sentence with terms on whole-word boundaries. Keeping one tokenizer means
-//! both challenges agree on what "a word" is.
+//! `dropUserTable` into words, and to compare a human's sentence with terms
+//! on whole-word boundaries (teach-back's key terms, the answer hints of a
+//! domain's quiz questions). Keeping one tokenizer means both challenges
+//! agree on what "a word" is.
 
 /// Splits an identifier into lower-case words: at any character that is
 /// not a letter or digit (`_`, `-`, `.`, `:`, spaces), at a lower-to-upper
@@ -141,6 +142,35 @@ fn undouble(s: &mut String) {
     }
 }
 
+/// Whether `term` occurs in any of `segments` (runs of lower-case words
+/// from [`tokens`]) as whole words, in order.
+///
+/// A term matches exactly (`user_sessions`, `q3.csv`, `2.5`), or, unless it
+/// is a number, part by part with simple inflections (`user sessions`,
+/// `dropped` for `drop`, `tables` for `table`). `table` never matches
+/// "unstable" and `3` never matches "13" or "3.5".
+pub(super) fn term_matches(term: &str, segments: &[Vec<String>]) -> bool {
+    let exact = tokens(term);
+    if exact.is_empty() {
+        return false;
+    }
+    if segments.iter().any(|s| contains(s, &exact)) {
+        return true;
+    }
+    if exact.iter().all(|t| is_number_token(t)) {
+        return false;
+    }
+    let loose: Vec<String> = exact.iter().flat_map(|t| stemmed_parts(t)).collect();
+    segments.iter().any(|segment| {
+        let parts: Vec<String> = segment.iter().flat_map(|t| stemmed_parts(t)).collect();
+        contains(&parts, &loose)
+    })
+}
+
+fn contains(haystack: &[String], needle: &[String]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +220,45 @@ mod tests {
         assert_ne!(stem("unstable"), stem("table"));
         assert_eq!(stem("q3"), "q3");
         assert_eq!(stem("bus"), "bus");
+    }
+
+    fn segments(text: &str) -> Vec<Vec<String>> {
+        vec![tokens(text)]
+    }
+
+    #[test]
+    fn whole_words_only() {
+        assert!(term_matches("table", &segments("it drops the table.")));
+        assert!(term_matches("table", &segments("two Tables go")));
+        assert!(!term_matches("table", &segments("an unstable system")));
+        assert!(!term_matches("table", &segments("tablet")));
+        assert!(term_matches("3", &segments("keeps 3 copies")));
+        assert!(!term_matches("3", &segments("keeps 13 copies")));
+        assert!(!term_matches("3", &segments("version 3.5")));
+        assert!(term_matches(
+            "user_sessions",
+            &segments("clears user sessions")
+        ));
+        assert!(term_matches(
+            "user_sessions",
+            &segments("clears USER_SESSIONS")
+        ));
+        assert!(!term_matches(
+            "user_sessions",
+            &segments("users who have sessions")
+        ));
+        assert!(term_matches(
+            "q3.csv",
+            &segments("deletes /var/data/q3.csv now")
+        ));
+        assert!(term_matches("drop", &segments("it dropped everything")));
+        assert!(term_matches(
+            "point in time",
+            &segments("a point in time restore")
+        ));
+        assert!(!term_matches("point in time", &segments("a point at time")));
+        // A term never matches across a gap left by removed copied text.
+        let split = vec![tokens("a point"), tokens("in time")];
+        assert!(!term_matches("point in time", &split));
     }
 }

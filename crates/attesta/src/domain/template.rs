@@ -44,13 +44,52 @@ impl ChallengeTemplate {
     /// assert!(template.render(&ctx, "production").contains("deploy_to_prod"));
     /// ```
     pub fn render(&self, ctx: &ActionContext, environment: &str) -> String {
-        render_placeholders(&self.question_template, |name| match name {
-            "function_name" | "action" => Some(ctx.function_name.clone()),
-            "environment" => Some(environment.to_owned()),
-            "agent_id" => Some(ctx.agent_id.clone().unwrap_or_default()),
-            "description" => Some(ctx.description()),
-            other => ctx.kwargs.get(other).map(crate::value::Value::py_str),
+        render_placeholders(&self.question_template, |name| {
+            placeholder(ctx, environment, name)
         })
+    }
+
+    /// The answer hints with placeholders filled as in
+    /// [`ChallengeTemplate::render`], so a hint can be a fact of the call
+    /// (`{table}`: the answer must name the table). A hint that renders
+    /// empty is dropped, and so is one naming a placeholder the call does
+    /// not have: an empty hint would be found in every answer, and an
+    /// unfilled one is not what the author meant.
+    ///
+    /// ```
+    /// # use attesta::domain::DomainRegistry;
+    /// # use attesta::{ActionContext, RiskLevel};
+    /// let registry = DomainRegistry::with_presets().unwrap();
+    /// let devops = registry.get("devops").unwrap();
+    /// let template = devops.templates_for_level(RiskLevel::High)[0];
+    /// let ctx = ActionContext::new("deploy_service");
+    /// assert!(template.render_hints(&ctx, "staging").contains(&"rollback".to_owned()));
+    /// ```
+    pub fn render_hints(&self, ctx: &ActionContext, environment: &str) -> Vec<String> {
+        self.answer_hints
+            .iter()
+            .filter_map(|hint| {
+                let unknown = std::cell::Cell::new(false);
+                let rendered = render_placeholders(hint, |name| {
+                    let value = placeholder(ctx, environment, name);
+                    unknown.set(unknown.get() || value.is_none());
+                    value
+                });
+                let rendered = rendered.trim();
+                (!unknown.get() && !rendered.is_empty()).then(|| rendered.to_owned())
+            })
+            .collect()
+    }
+}
+
+/// The value of one `{placeholder}` for a call, if the name is known.
+fn placeholder(ctx: &ActionContext, environment: &str, name: &str) -> Option<String> {
+    match name {
+        "function_name" | "action" => Some(ctx.function_name.clone()),
+        "environment" => Some(environment.to_owned()),
+        "agent_id" => Some(ctx.agent_id.clone().unwrap_or_default()),
+        "description" => Some(ctx.description()),
+        other => ctx.kwargs.get(other).map(crate::value::Value::py_str),
     }
 }
 
@@ -113,5 +152,26 @@ mod tests {
             "drop_table on users (3 rows) in staging by bot: {unknown} {x} {"
         );
         assert_eq!(template("{function_name}}").render(&ctx, ""), "drop_table}");
+    }
+
+    #[test]
+    fn hints_are_rendered_and_empty_or_unfilled_ones_dropped() {
+        let ctx = ActionContext::new("drop_table").with_kwarg("table", "users");
+        let mut t = template("Which table?");
+        t.answer_hints = [
+            "{table}",
+            " Backup ",
+            "{agent_id}",
+            "{environment}",
+            "{runbook}",
+            "",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(t.render_hints(&ctx, ""), ["users", "Backup"]);
+        assert_eq!(
+            t.render_hints(&ctx, "staging"),
+            ["users", "Backup", "staging"]
+        );
     }
 }

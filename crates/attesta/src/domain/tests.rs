@@ -1093,4 +1093,9 @@ fn docs_domains_md_is_accurate() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(example.name, "payments");
     assert_eq!(example.risk_patterns.len(), 2);
+    let refund = ActionContext::new("issue_refund").with_kwarg("order_id", "A-17");
+    assert_eq!(
+        example.challenge_templates[1].render_hints(&refund, "production"),
+        ["A-17"]
+    );
 }

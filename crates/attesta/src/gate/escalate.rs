@@ -187,11 +187,7 @@ impl ChallengeRegistry {
                 ),
             );
         };
-        match MultiParty::new(
-            super::registry::rotation(policy),
-            required,
-            Arc::clone(channel),
-        ) {
+        match MultiParty::new(self.rotation(policy), required, Arc::clone(channel)) {
             Ok(challenge) => Resolved::Present(Arc::new(challenge)),
             Err(err) => Resolved::Unavailable(kind, err.to_string()),
         }

@@ -230,7 +230,12 @@ impl AttestaBuilder {
     /// Checks the configuration and builds the engine.
     pub fn build(self) -> Result<Attesta, BuildError> {
         let policy = self.policy.unwrap_or_default();
-        let challenges = self.challenges.resolve_all(&policy);
+        let domains = crate::domain::resolve_policy(&policy)
+            .map_err(|e| BuildError::InvalidPolicy(format!("domains: {e}")))?;
+        // Built-in quiz and teach-back ask the profile's templates.
+        let mut registry = self.challenges;
+        registry.domain = domains.profile.clone().map(Arc::new);
+        let challenges = registry.resolve_all(&policy);
         let (critical, _) = challenges.get(RiskLevel::Critical);
         if critical == ChallengeType::AutoApprove && !policy.allow_critical_auto_approve {
             return Err(BuildError::InvalidPolicy(
@@ -250,8 +255,6 @@ impl AttestaBuilder {
             ));
         }
         let scorer = self.scorer.unwrap_or_else(|| default_scorer(&policy));
-        let domains = crate::domain::resolve_policy(&policy)
-            .map_err(|e| BuildError::InvalidPolicy(format!("domains: {e}")))?;
         let startup_warnings = domains.warnings.clone();
         let (scorer, escalations) = match domains.profile {
             Some(profile) => {
@@ -284,7 +287,7 @@ impl AttestaBuilder {
             inner: Arc::new(Inner {
                 scorer,
                 challenges,
-                registry: self.challenges,
+                registry,
                 escalations,
                 startup_warnings,
                 audit: self

@@ -11,6 +11,7 @@ use crate::challenge::{
     Challenge, ChallengeType, ChannelChallenge, Confirm, Interrogation, MultiParty, Quiz, TeachBack,
 };
 use crate::channel::Channel;
+use crate::domain::DomainProfile;
 use crate::policy::Policy;
 use crate::risk::RiskLevel;
 
@@ -34,6 +35,10 @@ pub(crate) struct ChallengeRegistry {
     pub(crate) per_type: BTreeMap<ChallengeType, Arc<dyn Challenge>>,
     /// How built-in challenges reach a human.
     pub(crate) channel: Option<Arc<dyn Channel>>,
+    /// The active domain profile, if the policy names any: the built-in
+    /// quiz and teach-back (alone or in a multi-party rotation) ask its
+    /// templates and count its vocabulary.
+    pub(crate) domain: Option<Arc<DomainProfile>>,
 }
 
 /// The challenge for every level, fixed at build time.
@@ -113,13 +118,11 @@ impl ChallengeRegistry {
         };
         match kind {
             ChallengeType::Confirm => single(Arc::new(Confirm::new(min_review))),
-            ChallengeType::Quiz => single(Arc::new(Quiz::new(policy.quiz, min_review))),
-            ChallengeType::TeachBack => {
-                single(Arc::new(TeachBack::new(policy.teach_back, min_review)))
-            }
+            ChallengeType::Quiz => single(Arc::new(self.quiz(policy, min_review))),
+            ChallengeType::TeachBack => single(Arc::new(self.teach_back(policy, min_review))),
             ChallengeType::MultiParty => {
                 match MultiParty::new(
-                    rotation(policy),
+                    self.rotation(policy),
                     policy.required_approvers,
                     Arc::clone(channel),
                 ) {
@@ -130,21 +133,37 @@ impl ChallengeRegistry {
             ChallengeType::AutoApprove => Resolved::AutoApprove,
         }
     }
-}
 
-/// The default multi-party rotation, teach-back → quiz → confirm, each with
-/// its own per-type minimum review time.
-pub(crate) fn rotation(policy: &Policy) -> Vec<Arc<dyn Interrogation>> {
-    let seconds = |kind| {
-        let secs = policy.min_review_seconds.get(&kind).copied().unwrap_or(0.0);
-        Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
-    };
-    vec![
-        Arc::new(TeachBack::new(
-            policy.teach_back,
-            seconds(ChallengeType::TeachBack),
-        )),
-        Arc::new(Quiz::new(policy.quiz, seconds(ChallengeType::Quiz))),
-        Arc::new(Confirm::new(seconds(ChallengeType::Confirm))),
-    ]
+    /// The built-in quiz under `policy`, with the domain profile if any.
+    fn quiz(&self, policy: &Policy, min_review: Duration) -> Quiz {
+        let quiz = Quiz::new(policy.quiz, min_review);
+        match &self.domain {
+            Some(profile) => quiz.with_domain(Arc::clone(profile)),
+            None => quiz,
+        }
+    }
+
+    /// The built-in teach-back under `policy`, with the domain profile if
+    /// any.
+    fn teach_back(&self, policy: &Policy, min_review: Duration) -> TeachBack {
+        let teach_back = TeachBack::new(policy.teach_back, min_review);
+        match &self.domain {
+            Some(profile) => teach_back.with_domain(Arc::clone(profile)),
+            None => teach_back,
+        }
+    }
+
+    /// The default multi-party rotation, teach-back → quiz → confirm, each
+    /// with its own per-type minimum review time.
+    pub(crate) fn rotation(&self, policy: &Policy) -> Vec<Arc<dyn Interrogation>> {
+        let seconds = |kind| {
+            let secs = policy.min_review_seconds.get(&kind).copied().unwrap_or(0.0);
+            Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)
+        };
+        vec![
+            Arc::new(self.teach_back(policy, seconds(ChallengeType::TeachBack))),
+            Arc::new(self.quiz(policy, seconds(ChallengeType::Quiz))),
+            Arc::new(Confirm::new(seconds(ChallengeType::Confirm))),
+        ]
+    }
 }

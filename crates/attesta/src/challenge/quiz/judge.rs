@@ -1,12 +1,46 @@
 //! Judging quiz answers against the private key.
 
+use super::domain::mentions_hint;
 use crate::challenge::Judgement;
 use crate::channel::{Question, QuestionKind, Response};
 use crate::policy::QuizSettings;
 use crate::value::{Value, ValueMap};
 
-/// The key entry holding the correct answers, one per question, in order.
+/// The key entry holding the correct answers, one per question, in order:
+/// a string for a question about the call, a list of answer hints for a
+/// domain question.
 pub(super) const ANSWERS: &str = "answers";
+
+/// What one answer is judged against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected<'a> {
+    /// A question about the call: this value, exactly.
+    Exact(&'a str),
+    /// A domain question: any of these hints, as whole words.
+    AnyHint(Vec<&'a str>),
+}
+
+impl Expected<'_> {
+    fn is_met_by(&self, question: &Question, given: &str) -> bool {
+        match self {
+            Self::Exact(correct) => is_correct(question, given, correct),
+            Self::AnyHint(hints) => mentions_hint(given, hints),
+        }
+    }
+
+    /// What the details record as the right answer, after judging.
+    fn record(&self, record: &mut ValueMap) {
+        match self {
+            Self::Exact(correct) => {
+                record.insert("correct_answer".into(), (*correct).into());
+            }
+            Self::AnyHint(hints) => {
+                let hints = hints.iter().map(|&h| Value::from(h)).collect();
+                record.insert("answer_hints".into(), Value::List(hints));
+            }
+        }
+    }
+}
 
 /// What an answer to a choice question selects: the option at its letter
 /// (`B`, `b`) when it is a single letter within range, else the answer
@@ -40,11 +74,22 @@ pub(super) fn is_correct(question: &Question, given: &str, correct: &str) -> boo
 }
 
 /// The correct answers stored in a key, if the key has the expected shape.
-fn key_answers(key: &ValueMap) -> Option<Vec<&str>> {
-    match key.get(ANSWERS)? {
-        Value::List(items) => items.iter().map(Value::as_str).collect(),
-        _ => None,
-    }
+fn key_answers(key: &ValueMap) -> Option<Vec<Expected<'_>>> {
+    let Value::List(items) = key.get(ANSWERS)? else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Str(correct) => Some(Expected::Exact(correct)),
+            Value::List(hints) => hints
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .map(Expected::AnyHint),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Judges a response; never fails. The reason of a failed judgement counts
@@ -71,27 +116,42 @@ pub(super) fn judge(
         );
     }
     let mut correct_count = 0u32;
+    let (mut call_asked, mut call_correct) = (0u32, 0u32);
     let mut records = Vec::with_capacity(questions.len());
-    for (i, (question, correct)) in questions.iter().zip(&answers).enumerate() {
+    for (i, (question, expected)) in questions.iter().zip(&answers).enumerate() {
         let given = response.answers.get(i).map_or("", String::as_str);
-        let correct_here = is_correct(question, given, correct);
+        let correct_here = expected.is_met_by(question, given);
         correct_count += u32::from(correct_here);
+        if let Expected::Exact(_) = expected {
+            call_asked += 1;
+            call_correct += u32::from(correct_here);
+        }
         let mut record = ValueMap::new();
         record.insert("text".into(), question.text.clone().into());
         record.insert("options".into(), question.options.clone().into());
         record.insert("answer_given".into(), given.trim().into());
-        record.insert("correct_answer".into(), (*correct).into());
+        expected.record(&mut record);
         record.insert("correct".into(), correct_here.into());
         records.push(Value::Map(record));
     }
     let required = settings.required_correct(asked);
-    let passed = correct_count >= required;
+    // Domain questions can make up the count, but never replace the proof
+    // that the call itself was read. Without domain questions this holds
+    // whenever the count does (at least one answer is always required).
+    let read_the_call = call_asked == 0 || call_correct > 0;
+    let passed = correct_count >= required && read_the_call;
     let wrong = asked - correct_count;
     let reason = (!passed).then(|| {
-        format!(
-            "{wrong} of {asked} answers were wrong and {required} correct were needed; \
-             read the action's call line again and answer from its arguments"
-        )
+        if correct_count >= required {
+            "every answer about the call itself was wrong; read the action's call line \
+             again and answer from its arguments"
+                .to_owned()
+        } else {
+            format!(
+                "{wrong} of {asked} answers were wrong and {required} correct were needed; \
+                 read the action's call line again and answer from its arguments"
+            )
+        }
     });
     let mut details = ValueMap::new();
     details.insert("questions".into(), Value::List(records));

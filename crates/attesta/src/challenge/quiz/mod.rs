@@ -5,6 +5,7 @@
 //! | `extract` | facts an action offers: paths, numbers, SQL tables, environment, function-name words |
 //! | `path`, `sql` | parsing paths (any platform) and SQL table references |
 //! | `generate` | facts to questions, in order of preference |
+//! | `domain` | questions from the active domain profile's templates, and their share of the budget |
 //! | `distract` | plausible wrong options |
 //! | `judge` | answers against the private key |
 //!
@@ -12,6 +13,9 @@
 //! reference implementation.
 
 mod distract;
+mod domain;
+#[cfg(test)]
+mod domain_tests;
 mod extract;
 mod generate;
 mod judge;
@@ -20,6 +24,7 @@ pub(super) mod sql;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +36,7 @@ use super::ChallengeType;
 use super::interrogation::{Interrogation, Judgement, Prepared, base_prompt};
 use crate::channel::Response;
 use crate::context::ActionContext;
+use crate::domain::DomainProfile;
 use crate::policy::QuizSettings;
 use crate::risk::RiskAssessment;
 use crate::value::{Value, ValueMap};
@@ -39,6 +45,11 @@ use crate::value::{Value, ValueMap};
 const INSTRUCTIONS: &str = "Answer each question about the action shown above. For a \
      multiple-choice question type the letter or the value; otherwise type the value.";
 
+/// Added to the instructions when the domain profile's questions are asked:
+/// their answers are not on the call line.
+const DOMAIN_INSTRUCTIONS: &str = " The domain profile's questions come last: answer them \
+     in a few words of your own.";
+
 /// Asks one to three questions whose answers are in the action's arguments:
 /// which directory a path is in, the file name at its end, the table a SQL
 /// statement changes, a number, the environment, or (when the arguments
@@ -46,6 +57,11 @@ const INSTRUCTIONS: &str = "Answer each question about the action shown above. F
 ///
 /// Correct answers stay in [`Prepared::key`]; the prompt only shows the
 /// options, so it can be sent anywhere before the human answers.
+///
+/// With a domain profile ([`Quiz::with_domain`]) the profile's quiz
+/// templates for the action's level are asked too, after the questions
+/// about the call and within the same budget; their answers are judged by
+/// the templates' answer hints (see `docs/domains.md`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -71,6 +87,8 @@ pub struct Quiz {
     /// A fixed seed makes option order reproducible (tests); `None` seeds
     /// every prepared quiz from the OS.
     seed: Option<u64>,
+    /// The active domain profile, whose quiz templates are asked too.
+    domain: Option<Arc<DomainProfile>>,
 }
 
 impl Quiz {
@@ -81,6 +99,7 @@ impl Quiz {
             settings,
             min_review,
             seed: None,
+            domain: None,
         }
     }
 
@@ -93,7 +112,19 @@ impl Quiz {
             settings,
             min_review,
             seed: Some(seed),
+            domain: None,
         }
+    }
+
+    /// Also asks `profile`'s quiz templates for the action's risk level,
+    /// after the questions about the call: they take the room those leave,
+    /// and one slot of a full budget of two or more, but are never asked
+    /// without a question about the call. An answer is right when it
+    /// contains one of the template's answer hints as whole words.
+    #[must_use]
+    pub fn with_domain(mut self, profile: Arc<DomainProfile>) -> Self {
+        self.domain = Some(profile);
+        self
     }
 
     /// `max_questions`, kept to 1..=3 even if the settings were built by
@@ -136,18 +167,35 @@ impl Interrogation for Quiz {
     fn prepare(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Prepared {
         let facts = extract::facts(ctx);
         let mut rng = self.rng();
-        let asked = generate::questions(&facts, self.max_questions(), &mut rng);
+        let max = self.max_questions();
+        let mut asked = generate::questions(&facts, max, &mut rng);
+        let from_domain = match &self.domain {
+            Some(profile) => {
+                domain::fit(&mut asked, domain::questions(profile, ctx, risk.level), max)
+            }
+            None => Vec::new(),
+        };
+        let mut instructions = INSTRUCTIONS.to_owned();
+        if !from_domain.is_empty() {
+            instructions.push_str(DOMAIN_INSTRUCTIONS);
+        }
         let mut prompt = base_prompt(
             ChallengeType::Quiz,
             ctx,
             risk,
-            INSTRUCTIONS,
+            instructions,
             self.min_review,
         );
-        let mut answers = Vec::with_capacity(asked.len());
+        let mut answers = Vec::with_capacity(asked.len() + from_domain.len());
         for a in asked {
             prompt.questions.push(a.question);
             answers.push(Value::Str(a.answer));
+        }
+        // A list, not a string, marks a domain question's entry: any of
+        // these hints makes the answer right.
+        for d in from_domain {
+            prompt.questions.push(d.question);
+            answers.push(Value::List(d.hints.into_iter().map(Value::Str).collect()));
         }
         let mut key = ValueMap::new();
         key.insert(judge::ANSWERS.into(), Value::List(answers));

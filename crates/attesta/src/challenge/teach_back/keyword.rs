@@ -3,9 +3,8 @@
 use async_trait::async_trait;
 
 use super::copy::{self, Stripped};
-use super::terms::term_matches;
 use super::{INSTRUCTIONS, QUESTION, TeachBackValidator, Validation};
-use crate::challenge::words;
+use crate::challenge::words::{self, term_matches};
 use crate::context::ActionContext;
 
 /// Accepts an explanation that is long enough in the human's own words and
@@ -15,7 +14,8 @@ use crate::context::ActionContext;
 ///
 /// 1. **Own words.** Runs of five or more consecutive words copied from the
 ///    prompt (the call, the function's documentation, the instructions, the
-///    question) are removed first; the rest is what counts.
+///    question as shown, a domain profile's included) are removed first;
+///    the rest is what counts.
 /// 2. **Length.** At least `min_words` words remain.
 /// 3. **Variety.** At least two thirds of `min_words` (rounded up) of the
 ///    remaining words are different words of two or more characters, so
@@ -71,11 +71,11 @@ impl KeywordValidator {
 }
 
 /// The texts a prompt shows that an explanation must not simply repeat.
-fn prompt_texts(ctx: &ActionContext) -> Vec<Vec<String>> {
+fn prompt_texts(ctx: &ActionContext, question: &str) -> Vec<Vec<String>> {
     let mut texts = vec![
         words::tokens(&ctx.description()),
         words::tokens(INSTRUCTIONS),
-        words::tokens(QUESTION),
+        words::tokens(question),
     ];
     if let Some(doc) = &ctx.function_doc {
         texts.push(words::tokens(doc));
@@ -98,13 +98,38 @@ fn distinct_words(stripped: &Stripped) -> usize {
 
 #[async_trait]
 impl TeachBackValidator for KeywordValidator {
+    /// Judges an answer to the standard question.
     async fn validate(
         &self,
         explanation: &str,
         ctx: &ActionContext,
         key_terms: &[String],
     ) -> Validation {
-        let stripped = copy::strip_copies(&words::tokens(explanation), &prompt_texts(ctx));
+        self.check(QUESTION, explanation, ctx, key_terms)
+    }
+
+    async fn validate_answer(
+        &self,
+        question: &str,
+        explanation: &str,
+        ctx: &ActionContext,
+        key_terms: &[String],
+    ) -> Validation {
+        self.check(question, explanation, ctx, key_terms)
+    }
+}
+
+impl KeywordValidator {
+    /// The four rules, with `question` as the question shown.
+    fn check(
+        &self,
+        question: &str,
+        explanation: &str,
+        ctx: &ActionContext,
+        key_terms: &[String],
+    ) -> Validation {
+        let stripped =
+            copy::strip_copies(&words::tokens(explanation), &prompt_texts(ctx, question));
         let mut notes = Vec::new();
         if stripped.copied > 0 {
             notes.push(format!(

@@ -8,8 +8,15 @@
 //!
 //! The check itself is pluggable ([`TeachBackValidator`]): a deployment can
 //! grade explanations with a language model or a reviewer service instead.
+//!
+//! With an active domain profile ([`TeachBack::with_domain`]) the profile's
+//! teach-back question for the action's level is asked after the standard
+//! one, and the profile's vocabulary, the terms it finds in the call and the
+//! question's answer hints count as key terms.
 
 mod copy;
+#[cfg(test)]
+mod domain_tests;
 mod keyword;
 mod terms;
 #[cfg(test)]
@@ -25,11 +32,12 @@ use async_trait::async_trait;
 
 use super::ChallengeType;
 use super::interrogation::{Interrogation, Judgement, Prepared, base_prompt};
-use super::words;
+use super::{templates, words};
 use crate::channel::{Question, QuestionKind, Response};
 use crate::context::ActionContext;
+use crate::domain::DomainProfile;
 use crate::policy::TeachBackSettings;
-use crate::risk::RiskAssessment;
+use crate::risk::{RiskAssessment, RiskLevel};
 use crate::value::{Value, ValueMap};
 
 /// What the human is asked to do. Worded so that natural answers rarely
@@ -104,6 +112,23 @@ pub trait TeachBackValidator: Send + Sync + fmt::Debug {
         ctx: &ActionContext,
         key_terms: &[String],
     ) -> Validation;
+
+    /// Judges `explanation` as the answer to `question`, the text the
+    /// human was shown, which a domain profile may have extended with its
+    /// own question. [`TeachBack`] calls this; the default ignores the
+    /// question and calls [`TeachBackValidator::validate`]. A validator
+    /// that compares the explanation with the prompt (as
+    /// [`KeywordValidator`] does, to discount copied text) overrides it.
+    async fn validate_answer(
+        &self,
+        question: &str,
+        explanation: &str,
+        ctx: &ActionContext,
+        key_terms: &[String],
+    ) -> Validation {
+        let _ = question;
+        self.validate(explanation, ctx, key_terms).await
+    }
 }
 
 /// Asks the human to explain, in at least `min_words` words of their own,
@@ -123,6 +148,9 @@ pub struct TeachBack {
     validator: Arc<dyn TeachBackValidator>,
     /// Domain terms that count as key terms for every action.
     vocabulary: Vec<String>,
+    /// The active domain profile: its question for the level is asked, and
+    /// its terms count as key terms.
+    domain: Option<Arc<DomainProfile>>,
 }
 
 impl TeachBack {
@@ -134,6 +162,7 @@ impl TeachBack {
             min_review,
             validator: Arc::new(KeywordValidator::new(settings.min_words)),
             vocabulary: Vec::new(),
+            domain: None,
         }
     }
 
@@ -152,11 +181,51 @@ impl TeachBack {
         self
     }
 
+    /// Uses `profile`: its teach-back template for the action's level (the
+    /// one written for the highest level, first in the profile among
+    /// equals) is asked after the standard question, and key terms gain
+    /// the profile's vocabulary, the sensitive terms and pattern names it
+    /// finds in the call ([`DomainProfile::key_terms_for`]) and the
+    /// template's answer hints.
+    #[must_use]
+    pub fn with_domain(mut self, profile: Arc<DomainProfile>) -> Self {
+        self.domain = Some(profile);
+        self
+    }
+
     /// The key terms of an action: the function name's words, argument
-    /// values, and the vocabulary (see `docs/challenges.md`). Never
-    /// contains an empty term.
+    /// values, the vocabulary, and with a domain profile the terms
+    /// [`DomainProfile::key_terms_for`] gives (see `docs/challenges.md`).
+    /// The answer hints of the profile's question depend on the risk level
+    /// and are added when a prompt is prepared. Never contains an empty
+    /// term, nor one twice.
     pub fn key_terms(&self, ctx: &ActionContext) -> Vec<String> {
-        terms::key_terms(ctx, &self.vocabulary)
+        self.key_terms_with(ctx, &[])
+    }
+
+    /// [`TeachBack::key_terms`] plus `hints`.
+    fn key_terms_with(&self, ctx: &ActionContext, hints: &[String]) -> Vec<String> {
+        let mut vocabulary = self.vocabulary.clone();
+        if let Some(profile) = &self.domain {
+            // `key_terms_for` starts with the profile's vocabulary; adding
+            // `vocabulary()` too would only repeat it.
+            vocabulary.extend(profile.key_terms_for(ctx));
+        }
+        vocabulary.extend_from_slice(hints);
+        terms::key_terms(ctx, &vocabulary)
+    }
+
+    /// The profile's question for `ctx` at `level`, if a profile is active
+    /// and has one.
+    fn domain_question(
+        &self,
+        ctx: &ActionContext,
+        level: RiskLevel,
+    ) -> Option<templates::Rendered> {
+        let profile = self.domain.as_ref()?;
+        templates::rendered(profile, ChallengeType::TeachBack, ctx, level)
+            .into_iter()
+            .next()
     }
 
     fn min_words(&self) -> usize {
@@ -166,6 +235,7 @@ impl TeachBack {
     /// Runs the policy's own checks, then the validator.
     async fn validate(
         &self,
+        question: &str,
         explanation: &str,
         ctx: &ActionContext,
         key_terms: &[String],
@@ -182,7 +252,9 @@ impl TeachBack {
                 self.settings.min_words
             ));
         }
-        self.validator.validate(explanation, ctx, key_terms).await
+        self.validator
+            .validate_answer(question, explanation, ctx, key_terms)
+            .await
     }
 }
 
@@ -219,14 +291,21 @@ impl Interrogation for TeachBack {
             self.min_review,
         );
         prompt.min_words = Some(self.min_words());
+        // The domain's question extends the standard one rather than
+        // replacing it: what the action changes is still the first thing
+        // to explain.
+        let (text, hints) = match self.domain_question(ctx, risk.level) {
+            Some(domain) => (format!("{QUESTION} {}", domain.text), domain.hints),
+            None => (QUESTION.to_owned(), Vec::new()),
+        };
         prompt.questions.push(Question {
             id: "explanation".to_owned(),
-            text: QUESTION.to_owned(),
+            text,
             kind: QuestionKind::Explanation,
             options: Vec::new(),
         });
         let mut key = ValueMap::new();
-        key.insert(KEY_TERMS.into(), strings(&self.key_terms(ctx)));
+        key.insert(KEY_TERMS.into(), strings(&self.key_terms_with(ctx, &hints)));
         Prepared { prompt, key }
     }
 
@@ -238,9 +317,14 @@ impl Interrogation for TeachBack {
     ) -> Judgement {
         let explanation = response.answers.first().map_or("", |a| a.trim());
         let word_count = words::tokens(explanation).len();
+        let question = prepared
+            .prompt
+            .questions
+            .first()
+            .map_or(QUESTION, |q| q.text.as_str());
         let validation = match key_terms_from(&prepared.key) {
             Some(key_terms) => {
-                self.validate(explanation, ctx, &key_terms, word_count)
+                self.validate(question, explanation, ctx, &key_terms, word_count)
                     .await
             }
             None => {
