@@ -4,7 +4,7 @@
 //! The v1 log format lives in [`canonical`]; signed checkpoints, which catch
 //! a deleted tail or a rewritten history that the bare chain cannot, in
 //! [`checkpoint`] with their keys in [`keys`]. Writing is [`JsonlAuditLog`].
-//! Reading a log back is [`query`] (streaming reader and filters), [`stats`]
+//! Reading a log back is [`query`](mod@query) (streaming reader and filters), [`stats`]
 //! (statistics, rubber stamps) and [`export`] (CSV, JSON, JSONL); checking
 //! it is [`verify`], with the Python-compatible parser in [`json`].
 
