@@ -116,3 +116,78 @@ async fn a_safe_action_name_does_not_hide_a_dangerous_argument() {
     let (risk, _, _) = engine.preview(&ctx);
     assert_eq!(risk.level, RiskLevel::Critical, "{risk:?}");
 }
+
+/// A user profile file with one rule per escalation action, named from the
+/// policy: each action's effect on a real decision.
+#[tokio::test]
+async fn every_escalation_action_of_a_user_profile_changes_the_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("payments.yaml"),
+        "\
+name: payments
+display_name: Payments
+description: Money movement.
+escalation_rules:
+  - condition: action:explain_*
+    action: require_teach_back
+  - condition: action:confirm_*
+    action: require_confirmation
+  - condition: action:audit_*
+    action: notify_compliance
+    notify_roles: [finance_lead]
+  - condition: action:wire_*
+    action: require_multi_party
+    required_approvers: 4
+  - condition: action:close_*
+    action: block
+    notify_roles: [cfo]
+",
+    )
+    .unwrap();
+    let path = dir.path().join("attesta.yaml");
+    std::fs::write(&path, "domain: payments.yaml\n").unwrap();
+    let run = |name: &'static str| {
+        let path = path.clone();
+        async move {
+            let channel = Arc::new(ScriptedChannel::new([ScriptedAnswer::error(
+                ChannelError::Failed("stop".into()),
+            )]));
+            let sink = Arc::new(MemoryAuditSink::new());
+            let engine = Attesta::config_builder(&path)
+                .unwrap()
+                .channel(channel.clone())
+                .audit(sink.clone())
+                .environment("ci")
+                .build()
+                .unwrap();
+            let decision = engine.evaluate(&ActionContext::new(name)).await;
+            (decision, channel.prompts(), gate_details(&sink))
+        }
+    };
+    let (decision, prompts, _) = run("explain_fees").await;
+    assert_eq!(decision.challenge, ChallengeType::TeachBack);
+    assert_eq!(prompts[0].challenge_type, ChallengeType::TeachBack);
+
+    let (decision, prompts, _) = run("confirm_payee").await;
+    assert_eq!(decision.challenge, ChallengeType::Confirm);
+    assert_eq!(prompts[0].challenge_type, ChallengeType::Confirm);
+
+    let (decision, prompts, gate) = run("audit_ledger").await;
+    assert!(decision.is_approved(), "notify changes nothing else");
+    assert!(prompts.is_empty());
+    assert_eq!(
+        gate.get("notify_roles"),
+        Some(&Value::List(vec![Value::from("finance_lead")]))
+    );
+
+    let (decision, prompts, _) = run("wire_funds").await;
+    assert_eq!(decision.challenge, ChallengeType::MultiParty);
+    assert_eq!(prompts[0].approver.as_ref().unwrap().of, 4);
+
+    let (decision, prompts, gate) = run("close_account").await;
+    assert_eq!(decision.verdict, Verdict::Denied);
+    assert!(prompts.is_empty());
+    assert!(decision.reason.contains("cfo"), "{}", decision.reason);
+    assert!(gate.contains_key("blocked_by"));
+}
