@@ -265,3 +265,41 @@ fn sigterm_closes_the_upstream_and_exits_with_its_status() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(status.code(), Some(4), "the upstream saw EOF and exited 4");
 }
+
+/// The "done when" through the real binary: with `domain: devops`
+/// a `terraform_destroy` tool call is blocked, never reaches the server, and
+/// the audit log on disk names the rule that blocked it.
+#[test]
+fn a_domain_rule_blocks_a_tool_call_and_the_audit_log_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("attesta.yaml"),
+        "domain: devops\naudit:\n  path: .attesta/audit.jsonl\n",
+    )
+    .unwrap();
+    let mut proxy = Proxy::start(dir.path(), &["--config", "attesta.yaml"]);
+    proxy.send(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"clientInfo\":{\"name\":\"ops-agent\"},\"capabilities\":{\"elicitation\":{}}}}\n");
+    proxy.json();
+    proxy.send(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"terraform_destroy\",\"arguments\":{\"workspace\":\"prod-eu\"}}}\n");
+    // Blocked outright: no approval form is even offered.
+    let denied = proxy.json();
+    assert_eq!(denied["id"], 1, "{denied}");
+    assert_eq!(denied["result"]["isError"], true);
+    let text = denied["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("devops/terraform_destroy"), "{text}");
+    let (_, _, stderr) = proxy.finish();
+    let upstream = std::fs::read_to_string(dir.path().join("upstream.log")).unwrap_or_default();
+    assert!(!upstream.contains("terraform_destroy"), "{upstream}");
+    let records = audit_records(dir.path());
+    let record = records
+        .iter()
+        .find(|r| r["action_name"] == "terraform_destroy")
+        .unwrap_or_else(|| panic!("{records:?}\n{stderr}"));
+    assert_eq!(record["verdict"], "denied");
+    assert_eq!(record["risk_level"], "critical");
+    let blocked = record["metadata"]["attesta_decision"]["gate"]["blocked_by"]
+        .as_str()
+        .unwrap();
+    assert!(blocked.starts_with("devops/terraform_destroy"), "{blocked}");
+    assert_eq!(record["metadata"]["source"], "mcp");
+}
