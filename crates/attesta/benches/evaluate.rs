@@ -9,27 +9,41 @@ use attesta::audit::MemoryAuditSink;
 use attesta::{ActionContext, Attesta};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn evaluate_auto_approve(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+/// A read a support agent makes: low risk, auto-approved.
+fn typical_call() -> ActionContext {
+    ActionContext::new("get_user_profile")
+        .with_kwarg("user_id", 4711)
+        .with_kwarg("fields", "name,email")
+        .with_kwarg("include_deleted", false)
+        .with_doc("Fetch a user's profile for display.")
+        .with_agent("support-bot")
+}
+
+/// Warms novelty so every measured call is the steady state, and checks the
+/// path measured is the auto-approve one.
+fn warm(runtime: &tokio::runtime::Runtime, attesta: &Attesta, ctx: &ActionContext) {
+    for _ in 0..20 {
+        runtime.block_on(attesta.evaluate(ctx));
+    }
+    assert!(runtime.block_on(attesta.evaluate(ctx)).is_approved());
+}
+
+fn evaluate_auto_approve(c: &mut Criterion) {
+    let runtime = runtime();
     let attesta = Attesta::builder()
         .audit(Arc::new(MemoryAuditSink::bounded(1024)))
         .environment("ci")
         .build()
         .expect("default engine");
-    let ctx = ActionContext::new("get_user_profile")
-        .with_kwarg("user_id", 4711)
-        .with_kwarg("fields", "name,email")
-        .with_kwarg("include_deleted", false)
-        .with_doc("Fetch a user's profile for display.")
-        .with_agent("support-bot");
-    // Warm novelty so every measured call is the steady state.
-    for _ in 0..20 {
-        runtime.block_on(attesta.evaluate(&ctx));
-    }
-    assert!(runtime.block_on(attesta.evaluate(&ctx)).is_approved());
+    let ctx = typical_call();
+    warm(&runtime, &attesta, &ctx);
     // Measured inside one runtime, as an async caller uses it.
     c.bench_function("evaluate/auto_approve/memory_sink", |b| {
         b.to_async(&runtime)
@@ -45,10 +59,7 @@ fn evaluate_auto_approve(c: &mut Criterion) {
 /// domain scorer (29 patterns, 22 terms) and the escalation rules, twice
 /// (on the scorer's own and the final assessment) when they differ.
 fn evaluate_with_domains(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let dir = std::env::temp_dir().join(format!("attesta-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let policy = dir.join("attesta.yaml");
@@ -59,16 +70,8 @@ fn evaluate_with_domains(c: &mut Criterion) {
         .environment("ci")
         .build()
         .expect("engine");
-    let ctx = ActionContext::new("get_user_profile")
-        .with_kwarg("user_id", 4711)
-        .with_kwarg("fields", "name,email")
-        .with_kwarg("include_deleted", false)
-        .with_doc("Fetch a user's profile for display.")
-        .with_agent("support-bot");
-    for _ in 0..20 {
-        runtime.block_on(attesta.evaluate(&ctx));
-    }
-    assert!(runtime.block_on(attesta.evaluate(&ctx)).is_approved());
+    let ctx = typical_call();
+    warm(&runtime, &attesta, &ctx);
     c.bench_function("evaluate/auto_approve/domains_devops_data_pipeline", |b| {
         b.to_async(&runtime)
             .iter(|| attesta.evaluate(black_box(&ctx)));
