@@ -191,3 +191,47 @@ escalation_rules:
     assert!(decision.reason.contains("cfo"), "{}", decision.reason);
     assert!(gate.contains_key("blocked_by"));
 }
+
+/// A profile's `min_review_overrides` (unused by the reference) lengthen the
+/// review a human owes; they never shorten the policy's.
+#[tokio::test]
+async fn a_profile_min_review_override_lengthens_the_review() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        "\
+name: slow
+display_name: Slow
+description: Read twice.
+min_review_overrides: {low: 30}
+escalation_rules:
+  - condition: action:approve_*
+    action: require_confirmation
+",
+    )
+    .unwrap();
+    let path = dir.path().join("attesta.yaml");
+    std::fs::write(&path, "domain: slow.yaml\n").unwrap();
+    let channel = Arc::new(ScriptedChannel::new([
+        ScriptedAnswer::answers(["yes"]).reviewed_for(std::time::Duration::from_secs(10))
+    ]));
+    let engine = Attesta::config_builder(&path)
+        .unwrap()
+        .channel(channel.clone())
+        .environment("ci")
+        .build()
+        .unwrap();
+    let decision = engine
+        .evaluate(&ActionContext::new("approve_invoice"))
+        .await;
+    assert_eq!(decision.challenge, ChallengeType::Confirm);
+    assert_eq!(
+        channel.prompts()[0].min_review,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(decision.min_review_seconds, 30.0);
+    assert!(
+        !decision.min_review_met,
+        "10 s is less than the profile's 30 s"
+    );
+}

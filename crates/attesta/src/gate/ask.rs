@@ -99,8 +99,8 @@ pub(crate) fn judge(
     risk: &RiskAssessment,
     policy: &Policy,
     required_approvers: u32,
+    min_review: Duration,
 ) -> Asked {
-    let min_review = policy.min_review_for(risk.level, result.challenge_type);
     if let Some(why) = result.unanswered {
         return unanswered(result, why, risk.level, policy.fail_mode, min_review);
     }

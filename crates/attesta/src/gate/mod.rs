@@ -657,7 +657,12 @@ impl Attesta {
         mode: GateMode,
         required_approvers: u32,
     ) -> Outcome {
-        let asked = ask::judge(result, ctx, risk, &self.inner.policy, required_approvers);
+        let policy = &self.inner.policy;
+        let min_review = self
+            .inner
+            .registry
+            .min_review(policy, risk.level, result.challenge_type);
+        let asked = ask::judge(result, ctx, risk, policy, required_approvers, min_review);
         let mut outcome = Outcome {
             verdict: asked.verdict,
             reason: asked.reason,

@@ -109,7 +109,7 @@ impl ChallengeRegistry {
                 ),
             );
         };
-        let min_review = policy.min_review_for(level, kind);
+        let min_review = self.min_review(policy, level, kind);
         let single = |interrogation: Arc<dyn Interrogation>| {
             Resolved::Present(Arc::new(ChannelChallenge::new(
                 interrogation,
@@ -132,6 +132,26 @@ impl ChallengeRegistry {
             }
             ChallengeType::AutoApprove => Resolved::AutoApprove,
         }
+    }
+
+    /// How long a human must look at an action at `level` before answering
+    /// a `kind` challenge: the policy's minimum, or the active domain
+    /// profile's `min_review_overrides` for the level if that is longer
+    /// (a profile can ask for more care, never less).
+    pub(crate) fn min_review(
+        &self,
+        policy: &Policy,
+        level: RiskLevel,
+        kind: ChallengeType,
+    ) -> Duration {
+        let own = policy.min_review_for(level, kind);
+        if kind == ChallengeType::AutoApprove {
+            return own;
+        }
+        self.domain
+            .as_ref()
+            .and_then(|profile| profile.min_review_for(level))
+            .map_or(own, |domain| own.max(domain))
     }
 
     /// The built-in quiz under `policy`, with the domain profile if any.
