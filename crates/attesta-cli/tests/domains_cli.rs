@@ -741,3 +741,28 @@ fn mcp_wrap_prints_startup_warnings_too() {
         stderr(&out)
     );
 }
+
+#[test]
+fn show_json_saved_to_a_file_loads_as_a_profile() {
+    let dir = temp();
+    for preset in ["devops", "data-pipeline", "healthcare", "infrastructure"] {
+        let out = run(&["domains", "show", preset, "--json"], dir.path());
+        ok(&out);
+        let mut profile = json(&out);
+        // A copy under its own name (a built-in's name would only be noted).
+        profile["name"] = Value::from(format!("my-{preset}"));
+        let file = format!("{preset}-copy.yaml");
+        write(dir.path(), &file, &profile.to_string());
+        let checked = run(&["domains", "check", &file, "--json"], dir.path());
+        assert_eq!(
+            checked.status.code(),
+            Some(0),
+            "{preset}: {}",
+            stdout(&checked)
+        );
+        // And it round-trips: shown again, it is the same profile.
+        let shown = json(&run(&["domains", "show", &file, "--json"], dir.path()));
+        profile["name"] = shown["name"].clone();
+        assert_eq!(shown, profile, "{preset}");
+    }
+}

@@ -309,7 +309,9 @@ pub struct EscalationRule {
     /// Why the rule exists.
     pub description: String,
     /// The profile that declared it; kept through merges so a decision can
-    /// say which profile's rule applied.
+    /// say which profile's rule applied. Not serialised: a profile's
+    /// serialised form is a profile file, which has no such key.
+    #[serde(skip_serializing)]
     pub profile: String,
 }
 
