@@ -56,7 +56,9 @@ pub mod value;
 pub use challenge::{Challenge, ChallengeResult, ChallengeType};
 pub use context::ActionContext;
 pub use decision::{Decision, Denied, Verdict};
-pub use gate::{Attesta, AttestaBuilder, BuildError, Escalation, EscalationSource, GateError};
+pub use gate::{
+    Attesta, AttestaBuilder, BuildError, Escalation, EscalationSource, GateError, Preview,
+};
 pub use policy::Policy;
 pub use risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer};
 pub use trust::{

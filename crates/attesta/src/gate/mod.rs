@@ -110,6 +110,23 @@ struct Inner {
     default_environment: String,
 }
 
+/// What the gate would do with an action, short of asking anyone
+/// ([`Attesta::preview_decision`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Preview {
+    /// The final risk (overrides, environment, trust applied).
+    pub risk: RiskAssessment,
+    /// The challenge it would present (escalation applied).
+    pub challenge: ChallengeType,
+    /// Distinct approvers a multi-party approval would need.
+    pub required_approvers: u32,
+    /// What the escalation rules that hold demand (empty without any).
+    pub escalation: Escalation,
+    /// Warnings about the context (ignored hints and the like).
+    pub warnings: Vec<String>,
+}
+
 /// Builds an [`Attesta`]; every component has a safe default.
 #[derive(Debug, Default)]
 pub struct AttestaBuilder {
@@ -418,6 +435,14 @@ impl Attesta {
     /// select, without asking anyone, writing an audit record or recording
     /// trust. Scoring still advances the scorer's novelty memory.
     pub fn preview(&self, ctx: &ActionContext) -> (RiskAssessment, ChallengeType, Vec<String>) {
+        let preview = self.preview_decision(ctx);
+        (preview.risk, preview.challenge, preview.warnings)
+    }
+
+    /// Everything [`Attesta::preview`] says, plus what the escalation rules
+    /// demand and how many distinct approvers a multi-party approval would
+    /// need: the gate's own reckoning, for tools that explain decisions.
+    pub fn preview_decision(&self, ctx: &ActionContext) -> Preview {
         let environment = self.environment_of(ctx);
         let scored_ctx = self.with_environment(ctx);
         let ctx = &*scored_ctx;
@@ -437,11 +462,17 @@ impl Attesta {
         let inner = &*self.inner;
         let escalation = self.escalation(ctx, &assessed);
         let base = inner.challenges.get(assessed.risk.level);
-        let challenge = inner
-            .registry
-            .escalated(&inner.policy, assessed.risk.level, base, &escalation)
-            .kind;
-        (assessed.risk, challenge, assessed.warnings)
+        let escalated =
+            inner
+                .registry
+                .escalated(&inner.policy, assessed.risk.level, base, &escalation);
+        Preview {
+            risk: assessed.risk,
+            challenge: escalated.kind,
+            required_approvers: escalated.required_approvers,
+            escalation,
+            warnings: assessed.warnings,
+        }
     }
 
     /// `ctx` with the environment it is judged in, when domain profiles

@@ -151,7 +151,9 @@ fn replay_lines(
 
 fn report_for(engine: &Attesta, domains: Option<&Domains>, ctx: &ActionContext) -> Report {
     let own = DefaultRiskScorer::new().assess(ctx);
-    let (effective, challenge, warnings) = engine.preview(ctx);
+    let preview = engine.preview_decision(ctx);
+    let effective = preview.risk;
+    let challenge = preview.challenge;
     let environment = if ctx.environment.is_empty() {
         engine.default_environment().to_owned()
     } else {
@@ -162,8 +164,6 @@ fn report_for(engine: &Attesta, domains: Option<&Domains>, ctx: &ActionContext) 
         let judged = ctx.clone().with_environment(environment.clone());
         d.report(&judged, &effective)
     });
-    let verdict = domain.as_ref().map(|d| &d.verdict);
-    let policy_approvers = engine.policy().required_approvers;
     Report {
         score: own.score,
         level: own.level.as_str(),
@@ -183,16 +183,14 @@ fn report_for(engine: &Attesta, domains: Option<&Domains>, ctx: &ActionContext) 
             score: effective.score,
             level: effective.level.as_str(),
             challenge: challenge.as_str(),
-            approvers_required: (challenge == ChallengeType::MultiParty).then_some(
-                verdict.map_or(policy_approvers, |v| v.approvers_at_least(policy_approvers)),
-            ),
+            // The gate's own reckoning, not a recomputation that could drift.
+            approvers_required: (challenge == ChallengeType::MultiParty)
+                .then_some(preview.required_approvers),
             environment,
             adjustments: adjustments(&effective),
-            warnings,
-            blocked_by: verdict
-                .and_then(|v| v.blocked_by.as_ref())
-                .map(ToString::to_string),
-            notify: verdict.map(|v| v.notify.clone()).unwrap_or_default(),
+            warnings: preview.warnings,
+            blocked_by: preview.escalation.blocked_by,
+            notify: preview.escalation.notify,
         },
         domain,
     }
