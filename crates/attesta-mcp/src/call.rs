@@ -51,6 +51,18 @@ pub(crate) async fn tools_call(
             return None;
         }
     };
+    if links.continuations.take(params, &call) {
+        // The server's own next round of a call the human approved.
+        eprintln!(
+            "attesta mcp: `{}` continues an approved call (the server asked the client for \
+             input); relayed without asking again",
+            call.name
+        );
+        links.owe(&id).await;
+        links.continuations.sent(&id, call);
+        links.send_upstream(line).await;
+        return None;
+    }
     let peer = CallPeer::of(params, &*links.facts.lock().await);
     links.owe(&id).await;
     let route = Arc::new(CallRoute::new(

@@ -20,6 +20,7 @@
 
 mod batch;
 mod call;
+mod continuation;
 mod elicit;
 mod error;
 pub mod gate;

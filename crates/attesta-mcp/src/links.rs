@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::batch::{Batches, Collected};
+use crate::continuation::Continuations;
 use crate::gate::ToolGate;
 use crate::jsonrpc;
 use crate::outbound::Outbound;
@@ -49,6 +50,8 @@ pub(crate) struct Links {
     pub(crate) pinning: Option<Pinning>,
     /// Requests the proxy itself sent.
     pub(crate) outbound: Outbound,
+    /// Approved calls the server may continue with its own rounds.
+    pub(crate) continuations: Continuations,
     /// Calls being decided, by the id their answer goes to.
     calls: Mutex<HashMap<String, Arc<CallRoute>>>,
     /// `requestState`s of `input_required` answers awaiting the retry.
@@ -77,6 +80,7 @@ impl Links {
             tools: ToolBook::default(),
             pinning,
             outbound: Outbound::new(),
+            continuations: Continuations::default(),
             calls: Mutex::new(HashMap::new()),
             retries: SyncMutex::new(HashMap::new()),
             batches: Batches::default(),
@@ -181,6 +185,15 @@ impl Links {
 
     pub(crate) async fn unregister_call(&self, id: &Value) {
         self.calls.lock().await.remove(&jsonrpc::id_key(id));
+    }
+
+    /// The client is gone: every call still being decided is withdrawn
+    /// (nobody could receive its answer), those already sent upstream stay.
+    pub(crate) async fn withdraw_all(&self) {
+        let routes: Vec<Arc<CallRoute>> = self.calls.lock().await.values().cloned().collect();
+        for route in routes {
+            route.cancel_unless_forwarded().await;
+        }
     }
 
     /// A call now answers a retry with a new id.

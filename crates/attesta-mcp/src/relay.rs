@@ -234,6 +234,8 @@ async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
             message => from_client(&links, message, line, &mut decisions).await,
         }
     }
+    // Nobody is left to answer a form or receive a result.
+    links.withdraw_all().await;
     while decisions.join_next().await.is_some() {}
 }
 
@@ -376,6 +378,7 @@ async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>) {
             continue;
         };
         links.answered(&id).await;
+        links.continuations.answered(&id, &body);
         match links.unwatch(&id).await {
             Some(Watched::Handshake) => {
                 links.facts.lock().await.server_answer(body.get("result"));

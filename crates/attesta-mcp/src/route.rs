@@ -78,6 +78,17 @@ impl Channel for McpChannel {
         if route.is_cancelled() {
             return Err(ChannelError::Cancelled);
         }
+        // Whichever way the human is asked, a cancellation (the client's,
+        // or the client going away) stops the asking.
+        tokio::select! {
+            answer = self.ask_for(&route, prompt) => answer,
+            () = route.until_cancelled() => Err(ChannelError::Cancelled),
+        }
+    }
+}
+
+impl McpChannel {
+    async fn ask_for(&self, route: &CallRoute, prompt: &Prompt) -> Result<Response, ChannelError> {
         let approvers = prompt.approver.as_ref().map_or(1, |slot| slot.of);
         if approvers > 1 {
             // One MCP client is one user: it cannot supply independent
@@ -172,6 +183,9 @@ impl CallRoute {
             return false;
         }
         *forwarded = true;
+        links
+            .continuations
+            .sent(&self.reply_id(), self.call.clone());
         links.send_upstream(self.forward_line()).await;
         true
     }

@@ -433,3 +433,89 @@ async fn batches_are_split_gated_and_answered_together_only_in_2025_03_26() {
     assert!(upstream_calls(&s).is_empty());
     let _ = s.finish().await;
 }
+
+/// A server that itself answers an approved call with `input_required`:
+/// the client's retry with the server's state and the same call continues
+/// the approved action (nobody is asked again); other arguments are a new
+/// call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_own_input_round_continues_an_approved_call() {
+    let sink = Arc::new(MemoryAuditSink::new());
+    let engine = Attesta::builder()
+        .audit(sink.clone())
+        .environment("staging")
+        .channel(Arc::new(McpChannel::new(None)))
+        .build()
+        .unwrap();
+    let gate = ToolGate::new(engine).with_risk_override("ask_user", RiskLevel::Medium);
+    let mut s = Session::start_gated(vec!["python3".into(), fixture()], 0, Some(Arc::new(gate)));
+    let call = |id: u32, topic: &str, extra: Value| {
+        let mut params = json!({"name": "ask_user", "arguments": {"topic": topic},
+                                "_meta": modern_meta(true)});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        line(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
+    };
+    s.send(&call(1, "paint", json!({}))).await;
+    let ours = s.json().await;
+    let state = ours["result"]["requestState"].clone();
+    assert!(state.as_str().unwrap().starts_with("attesta:"), "{ours}");
+    s.send(&call(
+        2,
+        "paint",
+        json!({"requestState": state, "inputResponses": {
+        "attesta_approval": {"action": "accept", "content": {"approve": true}}}}),
+    ))
+    .await;
+    // Approved and forwarded; the server asks for its own input.
+    let theirs = s.json().await;
+    assert_eq!(theirs["id"], 2);
+    assert_eq!(theirs["result"]["requestState"], "srv-1", "{theirs}");
+
+    // Other arguments with the server's state: a new call, asked again.
+    s.send(&call(
+        3,
+        "delete",
+        json!({"requestState": "srv-1",
+        "inputResponses": {"q": {"action": "accept", "content": {"c": "red"}}}}),
+    ))
+    .await;
+    let asked_again = s.json().await;
+    assert_eq!(asked_again["id"], 3);
+    assert!(
+        asked_again["result"]["requestState"]
+            .as_str()
+            .unwrap()
+            .starts_with("attesta:"),
+        "{asked_again}"
+    );
+
+    // The same call with the server's state continues without a prompt.
+    s.send(&call(
+        4,
+        "paint",
+        json!({"requestState": "srv-1",
+        "inputResponses": {"q": {"action": "accept", "content": {"c": "red"}}}}),
+    ))
+    .await;
+    let done = s.json().await;
+    assert_eq!(done["id"], 4);
+    assert_eq!(done["result"]["isError"], false, "{done}");
+    let calls = upstream_calls(&s);
+    assert_eq!(calls.len(), 2, "the approved call and its continuation");
+    assert_eq!(
+        calls[1]["params"]["requestState"], "srv-1",
+        "relayed as sent"
+    );
+    assert_eq!(sink.records().len(), 1, "one decision, one record");
+    // The client leaves while call 3 waits for its retry: it is withdrawn
+    // and recorded, not left hanging until the approval timeout.
+    let (_, rest, _) = s.finish().await;
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let records = sink.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].verdict, "approved");
+    assert_eq!(records[1].verdict, "denied");
+    assert_eq!(records[1].challenge_passed, Some(false));
+}
