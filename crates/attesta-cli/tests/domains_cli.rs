@@ -2,39 +2,16 @@
 //! `attesta domains list|show|check` and `attesta risk score --domain`, as a
 //! user runs them: a real process, real files.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
+use common::run_with_stdin;
 use serde_json::Value;
-
-fn attesta() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attesta"));
-    // Pin detection so results do not depend on the machine running the tests.
-    cmd.env("ATTESTA_ENV", "ci");
-    cmd
-}
 
 fn run(args: &[&str], dir: &Path) -> Output {
     run_with_stdin(args, "", dir)
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str, dir: &Path) -> Output {
-    let mut child = attesta()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("attesta starts");
-    // The command may exit before reading its input; a broken pipe is fine.
-    let _ = child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(stdin.as_bytes());
-    child.wait_with_output().expect("attesta finishes")
 }
 
 fn stdout(out: &Output) -> String {

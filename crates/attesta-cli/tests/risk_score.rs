@@ -1,37 +1,12 @@
 //! `attesta risk score` as a user runs it: a real process, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{attesta, run_with_stdin};
 use serde_json::Value;
-
-fn attesta() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_attesta"));
-    // Pin detection so results do not depend on the machine running the tests.
-    cmd.env("ATTESTA_ENV", "ci");
-    cmd
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str, dir: &Path) -> Output {
-    let mut child = attesta()
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("attesta starts");
-    // The command may exit before reading its input (e.g. a missing file);
-    // a broken pipe here is then expected, not a test failure.
-    let _ = child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(stdin.as_bytes());
-    child.wait_with_output().expect("attesta finishes")
-}
 
 fn fixture() -> Value {
     let path =

@@ -307,15 +307,19 @@ fn modern_meta(elicitation: bool) -> Value {
     })
 }
 
+/// A 2026-07-28 `delete_note` call of the usual path.
+fn modern_delete(id: u32, elicitation: bool) -> Vec<u8> {
+    delete_call(
+        json!(id),
+        "/srv/notes/todo.txt",
+        Some(modern_meta(elicitation)),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modern_clients_get_input_required_and_retry_with_the_answer() {
     let (mut s, sink) = session(RiskLevel::Medium);
-    s.send(&delete_call(
-        json!(1),
-        "/srv/notes/todo.txt",
-        Some(modern_meta(true)),
-    ))
-    .await;
+    s.send(&modern_delete(1, true)).await;
     let first = s.json().await;
     assert_eq!(first["id"], 1);
     let result = &first["result"];
@@ -349,12 +353,7 @@ async fn modern_clients_get_input_required_and_retry_with_the_answer() {
     assert_eq!(stale["error"]["code"], -32602, "{stale}");
 
     // A fresh round, answered properly, runs the call once.
-    s.send(&delete_call(
-        json!(4),
-        "/srv/notes/todo.txt",
-        Some(modern_meta(true)),
-    ))
-    .await;
+    s.send(&modern_delete(4, true)).await;
     let first = s.json().await;
     params["requestState"] = first["result"]["requestState"].clone();
     s.send(&line(
@@ -380,12 +379,7 @@ async fn modern_clients_get_input_required_and_retry_with_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modern_clients_without_elicitation_are_denied() {
     let (mut s, _sink) = session(RiskLevel::Medium);
-    s.send(&delete_call(
-        json!(1),
-        "/srv/notes/todo.txt",
-        Some(modern_meta(false)),
-    ))
-    .await;
+    s.send(&modern_delete(1, false)).await;
     let denied = s.json().await;
     assert_eq!(denied["result"]["isError"], true, "{denied}");
     assert_eq!(denied["result"]["resultType"], "complete", "{denied}");
