@@ -20,7 +20,7 @@ use attesta::{
 struct Always(Escalation);
 
 impl EscalationSource for Always {
-    fn escalation(&self, _: &ActionContext, _: &RiskAssessment) -> Escalation {
+    fn escalation(&self, _: &ActionContext, _: &[&RiskAssessment]) -> Escalation {
         self.0.clone()
     }
 }

@@ -22,8 +22,8 @@ impl DomainEscalations {
 }
 
 impl EscalationSource for DomainEscalations {
-    fn escalation(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Escalation {
-        escalation_of(&self.scorer.verdict(ctx, risk))
+    fn escalation(&self, ctx: &ActionContext, risks: &[&RiskAssessment]) -> Escalation {
+        escalation_of(&self.scorer.verdict_on_any(ctx, risks))
     }
 }
 

@@ -87,20 +87,31 @@ impl DomainRiskScorer {
     /// decided on. Rules are evaluated in profile order; every rule whose
     /// condition holds counts.
     pub fn verdict(&self, ctx: &ActionContext, risk: &RiskAssessment) -> DomainVerdict {
+        self.verdict_on_any(ctx, &[risk])
+    }
+
+    /// The rules that hold on any of `risks`, combined: the call's patterns
+    /// are matched once, then each rule's condition is read against each
+    /// assessment (the gate passes the scorer's own and the final one).
+    pub fn verdict_on_any(&self, ctx: &ActionContext, risks: &[&RiskAssessment]) -> DomainVerdict {
         let text = CallText::of(ctx);
         let matched = self.profile.matching_patterns(&text);
-        let facts = Facts {
-            action: &ctx.function_name,
-            environment: &ctx.environment,
-            score: risk.score,
-            level: risk.level,
-            matched_patterns: matched.iter().map(|p| p.name.as_str()).collect(),
-        };
+        let matched_patterns: Vec<&str> = matched.iter().map(|p| p.name.as_str()).collect();
+        let facts: Vec<Facts<'_>> = risks
+            .iter()
+            .map(|risk| Facts {
+                action: &ctx.function_name,
+                environment: &ctx.environment,
+                score: risk.score,
+                level: risk.level,
+                matched_patterns: matched_patterns.clone(),
+            })
+            .collect();
         DomainVerdict::from_rules(
             self.profile
                 .escalation_rules
                 .iter()
-                .filter(|rule| rule.condition.holds(&facts)),
+                .filter(|rule| facts.iter().any(|f| rule.condition.holds(f))),
         )
     }
 }

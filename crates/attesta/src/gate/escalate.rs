@@ -87,8 +87,9 @@ impl Escalation {
 
 /// Where escalation rules come from (the active domain profiles).
 pub trait EscalationSource: Send + Sync + fmt::Debug {
-    /// The rules that hold for `ctx` at its final `risk`, combined.
-    fn escalation(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Escalation;
+    /// The rules that hold for `ctx` on any of `risks` (the gate passes the
+    /// scorer's own assessment and the final one when they differ), combined.
+    fn escalation(&self, ctx: &ActionContext, risks: &[&RiskAssessment]) -> Escalation;
 }
 
 /// Two sources of rules, both applied.
@@ -99,10 +100,10 @@ pub(crate) struct Both(
 );
 
 impl EscalationSource for Both {
-    fn escalation(&self, ctx: &ActionContext, risk: &RiskAssessment) -> Escalation {
+    fn escalation(&self, ctx: &ActionContext, risks: &[&RiskAssessment]) -> Escalation {
         self.0
-            .escalation(ctx, risk)
-            .join(self.1.escalation(ctx, risk))
+            .escalation(ctx, risks)
+            .join(self.1.escalation(ctx, risks))
     }
 }
 

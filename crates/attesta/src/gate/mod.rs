@@ -495,13 +495,12 @@ impl Attesta {
         let Some(source) = &self.inner.escalations else {
             return Escalation::default();
         };
-        let mut escalation = source.escalation(ctx, &assessed.risk);
-        if let Some(scored) = &assessed.scored
-            && scored.score != assessed.risk.score
-        {
-            escalation = escalation.join(source.escalation(ctx, scored));
+        match &assessed.scored {
+            Some(scored) if scored.score != assessed.risk.score => {
+                source.escalation(ctx, &[&assessed.risk, scored])
+            }
+            _ => source.escalation(ctx, &[&assessed.risk]),
         }
-        escalation
     }
 
     fn environment_of<'a>(&'a self, ctx: &'a ActionContext) -> &'a str {

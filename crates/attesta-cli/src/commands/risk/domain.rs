@@ -110,10 +110,7 @@ impl Domains {
         }
         let scorer = DomainRiskScorer::with_base(self.profile.clone(), base);
         let own = scorer.assess(ctx);
-        let mut verdict = scorer.verdict(ctx, &own);
-        if effective.score != own.score || effective.level != own.level {
-            verdict = join(verdict, scorer.verdict(ctx, effective));
-        }
+        let verdict = scorer.verdict_on_any(ctx, &[&own, effective]);
         let patterns = self
             .profile
             .matching_patterns(&CallText::of(ctx))
@@ -197,25 +194,6 @@ fn add_selections(policy: &mut Policy, extra: &[String]) -> anyhow::Result<()> {
         });
     }
     Ok(())
-}
-
-/// Both verdicts: the first block, the larger approver count, the stronger
-/// challenge, every role and rule once.
-fn join(mut a: DomainVerdict, b: DomainVerdict) -> DomainVerdict {
-    a.blocked_by = a.blocked_by.or(b.blocked_by);
-    a.required_approvers = a.required_approvers.max(b.required_approvers);
-    a.required_challenge = a.required_challenge.max(b.required_challenge);
-    for role in b.notify {
-        if !a.notify.contains(&role) {
-            a.notify.push(role);
-        }
-    }
-    for rule in b.matched_rules {
-        if !a.matched_rules.contains(&rule) {
-            a.matched_rules.push(rule);
-        }
-    }
-    a
 }
 
 /// The domain section of the text output.
