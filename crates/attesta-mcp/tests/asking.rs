@@ -467,14 +467,12 @@ async fn a_servers_own_input_round_continues_an_approved_call() {
     assert_eq!(theirs["id"], 2);
     assert_eq!(theirs["result"]["requestState"], "srv-1", "{theirs}");
 
+    // The client's answer to the server's own question, with its state.
+    let server_round = json!({"requestState": "srv-1",
+        "inputResponses": {"q": {"action": "accept", "content": {"c": "red"}}}});
+
     // Other arguments with the server's state: a new call, asked again.
-    s.send(&call(
-        3,
-        "delete",
-        json!({"requestState": "srv-1",
-        "inputResponses": {"q": {"action": "accept", "content": {"c": "red"}}}}),
-    ))
-    .await;
+    s.send(&call(3, "delete", server_round.clone())).await;
     let asked_again = s.json().await;
     assert_eq!(asked_again["id"], 3);
     assert!(
@@ -486,13 +484,7 @@ async fn a_servers_own_input_round_continues_an_approved_call() {
     );
 
     // The same call with the server's state continues without a prompt.
-    s.send(&call(
-        4,
-        "paint",
-        json!({"requestState": "srv-1",
-        "inputResponses": {"q": {"action": "accept", "content": {"c": "red"}}}}),
-    ))
-    .await;
+    s.send(&call(4, "paint", server_round.clone())).await;
     let done = s.json().await;
     assert_eq!(done["id"], 4);
     assert_eq!(done["result"]["isError"], false, "{done}");
