@@ -4,17 +4,14 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: fail loudly
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::proxy::{Proxy, audit_records, fake_server};
 use serde_json::Value;
-
-fn fake_server() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../attesta-mcp/tests/fixtures/fake_upstream.py")
-}
 
 const INIT: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"it-client\",\"version\":\"1\"}}}\n";
 const INITIALIZED: &[u8] = b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
@@ -22,85 +19,6 @@ const LIST: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n
 const READ: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"read_note\",\"arguments\":{\"title\":\"todo\"}}}\n";
 const DELETE: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_note\",\"arguments\":{\"title\":\"todo\"}}}\n";
 const PING: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}\n";
-
-/// The proxy without a controlling terminal, in `dir`, with its output
-/// lines delivered through a channel so reads can time out.
-struct Proxy {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Proxy {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new("setsid")
-            .arg("--wait")
-            .arg(env!("CARGO_BIN_EXE_attesta"))
-            .args(["mcp", "wrap"])
-            .args(extra)
-            .arg("--")
-            .arg("python3")
-            .arg(fake_server())
-            .current_dir(dir)
-            .env("FAKE_LOG", dir.join("upstream.log"))
-            .env("FAKE_EXIT", "4")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("setsid (util-linux) and attesta run");
-        let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            loop {
-                let mut line = Vec::new();
-                match stdout.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Self {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn line(&self) -> Vec<u8> {
-        self.lines
-            .recv_timeout(Duration::from_secs(15))
-            .expect("the proxy answers within 15 s")
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.line()).unwrap()
-    }
-
-    /// Closes the client's side; returns the exit code, the remaining
-    /// stdout and the stderr.
-    fn finish(mut self) -> (i32, Vec<u8>, String) {
-        drop(self.stdin.take());
-        let output = self.child.wait_with_output().unwrap();
-        let rest: Vec<u8> = self.lines.try_iter().flatten().collect();
-        (
-            output.status.code().expect("exited"),
-            rest,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-}
 
 /// What the fake server itself answers to `input`, for byte comparisons.
 fn direct_answers(input: &[u8]) -> Vec<u8> {
@@ -112,14 +30,6 @@ fn direct_answers(input: &[u8]) -> Vec<u8> {
         .unwrap();
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap().stdout
-}
-
-fn audit_records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(".attesta/audit.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

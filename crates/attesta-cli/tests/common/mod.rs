@@ -1,6 +1,8 @@
 //! Running the real `attesta` binary from integration tests.
 #![allow(dead_code, unreachable_pub, clippy::expect_used)]
 
+pub mod proxy;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
