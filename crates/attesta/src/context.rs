@@ -64,6 +64,13 @@ pub struct ActionContext {
     /// the serialised form.
     #[serde(skip)]
     pub trusted_risk_override: Option<RiskLevel>,
+    /// Set by trusted integration code that knows the action must not run
+    /// (for example an MCP tool the server never listed): the gate denies
+    /// it without asking anyone, in every mode, and audits why. Like
+    /// [`ActionContext::trusted_risk_override`] it is not serialised, so an
+    /// agent's data cannot set it (nor clear it).
+    #[serde(skip)]
+    pub trusted_refusal: Option<String>,
 }
 
 impl ActionContext {
@@ -82,6 +89,7 @@ impl ActionContext {
             source_code: None,
             metadata: ValueMap::new(),
             trusted_risk_override: None,
+            trusted_refusal: None,
         }
     }
 
@@ -146,6 +154,14 @@ impl ActionContext {
     #[must_use]
     pub fn with_trusted_risk_override(mut self, level: RiskLevel) -> Self {
         self.trusted_risk_override = Some(level);
+        self
+    }
+
+    /// Makes the gate deny this action without asking anyone, for `reason`
+    /// (see [`ActionContext::trusted_refusal`]).
+    #[must_use]
+    pub fn with_trusted_refusal(mut self, reason: impl Into<String>) -> Self {
+        self.trusted_refusal = Some(reason.into());
         self
     }
 

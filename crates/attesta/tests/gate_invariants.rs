@@ -204,6 +204,42 @@ async fn shadow_and_audit_only_modes_still_enforce_critical() {
     }
 }
 
+/// A refusal set by the integration denies in every mode, asks nobody, and
+/// the audit record says why.
+#[tokio::test]
+async fn a_trusted_refusal_denies_in_every_mode_without_asking() {
+    for mode in [GateMode::Enforce, GateMode::Shadow, GateMode::AuditOnly] {
+        let sink = Arc::new(MemoryAuditSink::new());
+        let channel = Arc::new(ScriptedChannel::new([yes_by("alice")]));
+        let attesta = Attesta::builder()
+            .policy(Policy {
+                mode,
+                ..Policy::default()
+            })
+            .scorer(fixed(0.1))
+            .channel(channel.clone())
+            .audit(sink.clone())
+            .build()
+            .expect("valid");
+        let ctx = ActionContext::new("read").with_trusted_refusal("the server never listed it");
+        let decision = attesta.evaluate(&ctx).await;
+        assert_eq!(decision.verdict, Verdict::Denied, "{mode:?}");
+        assert_eq!(decision.mode, GateMode::Enforce, "{mode:?}");
+        assert_eq!(decision.reason, "the server never listed it");
+        assert!(decision.challenge_result.is_none(), "nobody was asked");
+        assert!(channel.prompts().is_empty(), "{mode:?}");
+        let records = sink.records();
+        assert_eq!(records[0].verdict, "denied");
+        let Some(Value::Map(details)) = records[0].metadata.get("attesta_decision") else {
+            panic!("no decision details: {:?}", records[0].metadata);
+        };
+        assert_eq!(
+            details.get("reason"),
+            Some(&Value::from("the server never listed it"))
+        );
+    }
+}
+
 proptest! {
     /// Whatever trust says and whatever the environment, a CRITICAL score
     /// stays CRITICAL and is never approved without a human.

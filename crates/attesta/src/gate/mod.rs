@@ -559,10 +559,19 @@ impl Attesta {
             &escalation,
         );
         let challenge_type = escalated.kind;
-        let mut outcome = match &escalation.blocked_by {
+        let refused = ctx.trusted_refusal.as_deref();
+        let mut outcome = match (refused, &escalation.blocked_by) {
+            // The integration knows the action must not run: like a block,
+            // enforced in every mode and never put to a human.
+            (Some(why), _) => {
+                let mut outcome = Outcome::without_human(Verdict::Denied, why);
+                // Marks the record as unusual, so it carries the reason.
+                outcome.metadata.insert("refused".into(), true.into());
+                outcome
+            }
             // Enforced in every mode, like CRITICAL: a rule that says an
             // action may not run is not a suggestion.
-            Some(rule) => {
+            (None, Some(rule)) => {
                 let mut reason = format!("blocked by the escalation rule {rule}");
                 if !escalation.notify.is_empty() {
                     reason.push_str("; notify: ");
@@ -570,7 +579,7 @@ impl Attesta {
                 }
                 Outcome::without_human(Verdict::Denied, reason)
             }
-            None => self.decide(ctx, &risk, escalated).await,
+            (None, None) => self.decide(ctx, &risk, escalated).await,
         };
         outcome.metadata.extend(escalation.metadata());
 
@@ -583,7 +592,7 @@ impl Attesta {
             review_time_seconds: 0.0,
             min_review_seconds: outcome.min_review_seconds,
             min_review_met: outcome.min_review_met,
-            mode: if escalation.blocked_by.is_some() {
+            mode: if escalation.blocked_by.is_some() || refused.is_some() {
                 GateMode::Enforce
             } else {
                 effective_mode(policy.mode, risk.level)
