@@ -391,6 +391,16 @@ pub(crate) struct McpWrapArgs {
     /// Repeatable.
     #[arg(long = "risk-override", value_name = "TOOL=LEVEL", value_parser = parse_risk_override)]
     pub(crate) risk_overrides: Vec<(String, attesta::RiskLevel)>,
+    /// The longest JSON-RPC message accepted from the client or the server,
+    /// in bytes (suffixes KiB, MiB accepted). A longer one is answered with
+    /// an error and skipped without being held in memory.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "8MiB",
+        value_parser = parse_byte_size
+    )]
+    pub(crate) max_line_bytes: usize,
     /// The MCP server to run, after `--`: program and arguments (no shell).
     #[arg(
         value_name = "COMMAND",
@@ -398,6 +408,34 @@ pub(crate) struct McpWrapArgs {
         allow_hyphen_values = true
     )]
     pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+/// `8388608`, `8MiB`, `512KiB` (binary units; a bare number is bytes).
+fn parse_byte_size(s: &str) -> Result<usize, String> {
+    let text = s.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{s}`; write bytes, or a number with KiB, MiB or GiB"
+            ));
+        }
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. 8388608 or 8MiB"))?;
+    match n.checked_mul(scale) {
+        Some(0) => Err("the limit must be at least 1 byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{s}` is too large")),
+    }
 }
 
 fn parse_risk_override(s: &str) -> Result<(String, attesta::RiskLevel), String> {

@@ -104,7 +104,13 @@ async fn decide(links: Arc<Links>, gate: Arc<ToolGate>, route: Arc<CallRoute>) {
     list_tools_if_unseen(&links, &route).await;
     let hints = crate::pinning::hints(&links, &call.name).await;
     let client = route.peer().client_name.clone();
-    let deciding = gate.decide(call, hints, client.as_deref());
+    let mut ctx = gate.context(call, hints, client.as_deref());
+    if !links.tools.lists(&call.name).await {
+        // Never forwarded: a server that matches names loosely (trimming,
+        // folding case, normalising) could run a tool the gate never saw.
+        ctx = ctx.with_trusted_refusal(unlisted(&call.name, &links.tools.names().await));
+    }
+    let deciding = gate.engine().evaluate(&ctx);
     let decision = route.scope(keep_alive(&links, &route, deciding)).await;
     let id = route.reply_id();
     if decision.is_approved() {
@@ -146,6 +152,30 @@ async fn decide(links: Arc<Links>, gate: Arc<ToolGate>, route: Arc<CallRoute>) {
     links.unregister_call(&id).await;
 }
 
+/// Why a call to `name` is refused when the upstream lists only `listed`.
+fn unlisted(name: &str, listed: &[String]) -> String {
+    let shown = name.escape_debug();
+    if listed.is_empty() {
+        return format!(
+            "the MCP server did not list any tools (or did not answer tools/list), so the call \
+             to `{shown}` was not sent; a tool call must name a tool the server lists"
+        );
+    }
+    let key = crate::jsonrpc::loosen(name);
+    let resembles = listed.iter().find(|l| crate::jsonrpc::loosen(l) == key);
+    let mut reason = format!(
+        "the MCP server did not list a tool named exactly `{shown}`, so the call was not sent \
+         (a server that matches names loosely could run a different tool than the one judged)"
+    );
+    match resembles {
+        Some(listed) => {
+            reason.push_str(&format!("; it resembles the listed tool `{listed}`: call that name exactly"));
+        }
+        None => reason.push_str("; call one of the tools the server lists, by its exact name"),
+    }
+    reason
+}
+
 /// Runs `work`, sending `notifications/progress` every keep-alive period
 /// while the call's request carries a progress token, so the client does not
 /// time out while a human reads the prompt.
@@ -180,15 +210,15 @@ async fn keep_alive<F: Future>(links: &Links, route: &CallRoute, work: F) -> F::
 /// (annotations raise risk; pins catch changed tools). If the client has
 /// not listed the tools yet, the proxy lists them itself, once.
 async fn list_tools_if_unseen(links: &Links, route: &CallRoute) {
-    if links.tools.listed().await {
+    if links.tools.fresh().await {
         return;
     }
     let _one_at_a_time = links.tools.listing.lock().await;
-    if links.tools.listed().await || !links.tools.first_listing_attempt() {
+    if links.tools.fresh().await || !links.tools.first_listing_attempt() {
         return;
     }
     let mut cursor: Option<Value> = None;
-    for _ in 0..MAX_LIST_PAGES {
+    for page in 0..MAX_LIST_PAGES {
         let mut params = Map::new();
         if let Some(cursor) = cursor.take() {
             params.insert("cursor".to_owned(), cursor);
@@ -196,13 +226,13 @@ async fn list_tools_if_unseen(links: &Links, route: &CallRoute) {
         if let Some(meta) = &route.peer().modern_meta {
             params.insert("_meta".to_owned(), Value::Object(meta.clone()));
         }
-        let (id, line, answer) = links.outbound.request("tools/list", &Value::Object(params));
+        let (id, line, answer) = links.ask_upstream.request("tools/list", &Value::Object(params));
         links.send_upstream(line).await;
         let result = match tokio::time::timeout(LIST_TIMEOUT, answer).await {
             Ok(Ok(mut answer)) => answer.remove("result"),
             _ => None,
         };
-        links.outbound.forget(&id);
+        links.ask_upstream.forget(&id);
         let Some(result) = result else {
             eprintln!(
                 "attesta mcp: warning: the upstream did not list its tools; `{}` is scored \
@@ -211,7 +241,7 @@ async fn list_tools_if_unseen(links: &Links, route: &CallRoute) {
             );
             return;
         };
-        crate::pinning::read_tools_list(links, &result).await;
+        crate::pinning::read_tools_list(links, &result, page == 0).await;
         cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
         if cursor.is_none() {
             return;

@@ -216,10 +216,11 @@ pub fn denial_result(tool: &str, decision: &Decision) -> Value {
         reason = decision.reason.trim_end_matches('.'),
     );
     text.push('.');
-    let nobody_reachable = decision
-        .challenge_result
-        .as_ref()
-        .is_none_or(|result| result.unanswered == Some(Unanswered::NoChannel));
+    let nobody_reachable = !decision.was_refused()
+        && decision
+            .challenge_result
+            .as_ref()
+            .is_none_or(|result| result.unanswered == Some(Unanswered::NoChannel));
     if nobody_reachable {
         text.push_str(
             " No human could be asked: approving it needs an MCP client that supports form \

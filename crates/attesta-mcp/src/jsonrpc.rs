@@ -1,6 +1,9 @@
 //! Classifying JSON-RPC lines and building the replies the proxy sends itself.
 
 use serde_json::{Map, Value, json};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::strict::{self, Depth};
 
 /// JSON-RPC "Parse error".
 pub(crate) const PARSE_ERROR: i64 = -32700;
@@ -45,30 +48,164 @@ pub(crate) enum Message {
     },
     /// Any other object.
     Other,
+    /// A message peers could read differently, or that breaks a rule the
+    /// gateway's safety depends on: answered with `-32600` (when it came
+    /// with a usable id), never forwarded.
+    Rejected {
+        /// The id to answer (`null` if it had none or it was ambiguous).
+        id: Value,
+        /// What is wrong and what to do, for the error message.
+        reason: String,
+    },
 }
 
-/// Classifies one line (with or without its trailing newline).
+/// Methods the gateway handles itself when a client sends them: a message
+/// that a lenient server could read as one of these must be exactly it.
+const INTERCEPTED: &[&str] = &[
+    "tools/call",
+    "tools/list",
+    "initialize",
+    "server/discover",
+    "notifications/cancelled",
+];
+/// What every id of a request the gateway sends starts with; no peer may
+/// use it for ids of its own.
+pub(crate) const OWN_ID_PREFIX: &str = "attesta-";
+
+/// Classifies one line from the client (with or without its trailing
+/// newline). Everything a lenient parser could read differently is
+/// rejected: equal keys anywhere, near-misses of envelope and `params` keys,
+/// a `method` that is not a string or that resembles one the gateway
+/// intercepts, and ids in the gateway's own namespace.
 pub(crate) fn classify(line: &[u8]) -> Message {
+    let message = classify_with(line, Depth::Everywhere);
+    match &message {
+        Message::Request { id, method, .. } => {
+            if let Some(reason) = method_near_miss(method) {
+                return Message::Rejected {
+                    id: id.clone(),
+                    reason,
+                };
+            }
+            if is_own_id(id) {
+                return Message::Rejected {
+                    id: id.clone(),
+                    reason: format!(
+                        "invalid request: request ids starting with `{OWN_ID_PREFIX}` are \
+                         reserved for the Attesta gateway's own requests; use another id"
+                    ),
+                };
+            }
+        }
+        Message::Notification { method, .. } => {
+            if let Some(reason) = method_near_miss(method) {
+                return Message::Rejected {
+                    id: Value::Null,
+                    reason,
+                };
+            }
+        }
+        _ => {}
+    }
+    message
+}
+
+/// Classifies one line from the upstream: only its envelope must be
+/// unambiguous (the proxy relays a result's data without reading it; see
+/// [`is_unambiguous`] for the answers it reads).
+pub(crate) fn classify_upstream(line: &[u8]) -> Message {
+    classify_with(line, Depth::Envelope)
+}
+
+/// Whether no object anywhere in `line` has keys that parsers could read
+/// differently, and if not, why.
+pub(crate) fn is_unambiguous(line: &[u8]) -> Result<(), String> {
+    match strict::parse(line, Depth::Everywhere) {
+        strict::Parsed::Json {
+            ambiguity: Some(why),
+            ..
+        } => Err(why),
+        strict::Parsed::Json { .. } => Ok(()),
+        strict::Parsed::Malformed => Err("it is not valid JSON".to_owned()),
+    }
+}
+
+/// Whether `id` is in the gateway's own namespace.
+pub(crate) fn is_own_id(id: &Value) -> bool {
+    id.as_str().is_some_and(|s| s.starts_with(OWN_ID_PREFIX))
+}
+
+fn classify_with(line: &[u8], depth: Depth) -> Message {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Message::Blank;
     }
-    let Ok(value) = serde_json::from_slice::<Value>(line) else {
-        return Message::Malformed;
+    let (value, ambiguity, id_ambiguous) = match strict::parse(line, depth) {
+        strict::Parsed::Malformed => return Message::Malformed,
+        strict::Parsed::Json {
+            value,
+            ambiguity,
+            id_ambiguous,
+        } => (value, ambiguity, id_ambiguous),
     };
     let Value::Object(body) = value else {
         return Message::NotAnObject;
     };
-    let method = body
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     let id = body.get("id").cloned();
+    if let Some(why) = ambiguity {
+        return Message::Rejected {
+            // The id itself may be what is ambiguous: then nobody can tell
+            // whom to answer.
+            id: id.filter(|_| !id_ambiguous).unwrap_or(Value::Null),
+            reason: format!("invalid request: {why}"),
+        };
+    }
+    let method = match body.get("method") {
+        None => None,
+        Some(Value::String(method)) => Some(method.clone()),
+        Some(_) => {
+            return Message::Rejected {
+                id: id.unwrap_or(Value::Null),
+                reason: "invalid request: `method` must be a string".to_owned(),
+            };
+        }
+    };
     match (method, id) {
         (Some(method), Some(id)) => Message::Request { id, method, body },
         (Some(method), None) => Message::Notification { method, body },
         (None, Some(id)) => Message::Response { id, body },
         (None, None) => Message::Other,
     }
+}
+
+/// Why `method` must be refused: it is not one of the methods the gateway
+/// intercepts, but a lenient server could take it for one (case, spaces,
+/// control or invisible characters, compatibility forms).
+fn method_near_miss(method: &str) -> Option<String> {
+    if INTERCEPTED.contains(&method) {
+        return None;
+    }
+    let loose = loosen(method);
+    let meant = INTERCEPTED.iter().find(|m| **m == loose)?;
+    Some(format!(
+        "invalid request: the method `{}` is not `{meant}`, but a lenient server could read it \
+         as `{meant}`; send `{meant}` exactly",
+        method.escape_debug()
+    ))
+}
+
+/// A method name as a lenient server might read it.
+pub(crate) fn loosen(method: &str) -> String {
+    method
+        .nfkc()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Format characters that render as nothing (zero-width space and joiners,
+/// word joiner, BOM, soft hyphen).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 /// A key for an id in maps: its compact JSON text (so `1` and `"1"` differ).

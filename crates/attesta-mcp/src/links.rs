@@ -24,8 +24,12 @@ use crate::tools::ToolBook;
 pub(crate) enum Watched {
     /// `initialize` or `server/discover`: the version and server name.
     Handshake,
-    /// `tools/list`: tool definitions, annotations and pins.
-    ToolsList,
+    /// `tools/list`: tool definitions, annotations and pins; `first` when
+    /// the request had no cursor (a new listing starts).
+    ToolsList {
+        /// The request started a listing.
+        first: bool,
+    },
 }
 
 /// Shared by the client reader, the upstream reader and the decision tasks.
@@ -48,8 +52,10 @@ pub(crate) struct Links {
     pub(crate) tools: ToolBook,
     /// Where tool definitions are pinned, if anywhere.
     pub(crate) pinning: Option<Pinning>,
-    /// Requests the proxy itself sent.
-    pub(crate) outbound: Outbound,
+    /// Requests the proxy itself sent to the client (approval forms).
+    pub(crate) ask_client: Outbound,
+    /// Requests the proxy itself sent to the upstream (its own listing).
+    pub(crate) ask_upstream: Outbound,
     /// Approved calls the server may continue with its own rounds.
     pub(crate) continuations: Continuations,
     /// Calls being decided, by the id their answer goes to.
@@ -79,7 +85,8 @@ impl Links {
             watched: Mutex::new(HashMap::new()),
             tools: ToolBook::default(),
             pinning,
-            outbound: Outbound::new(),
+            ask_client: Outbound::default(),
+            ask_upstream: Outbound::default(),
             continuations: Continuations::default(),
             calls: Mutex::new(HashMap::new()),
             retries: SyncMutex::new(HashMap::new()),

@@ -1,48 +1,53 @@
 //! Requests the proxy itself sends (an elicitation form to the client, a
 //! `tools/list` to the upstream), and matching their answers.
 //!
-//! Their ids are strings with a per-process random prefix, so they cannot
-//! collide with the client's or the upstream's own ids in practice, and a
-//! stray answer to one is recognised and never relayed.
+//! Each peer has its own table: an answer counts only if it comes from the
+//! peer the request went to, so the upstream can never answer the form the
+//! human was meant to fill in. Every id is `attesta-` and 128 random bits,
+//! fresh per request: knowing one id (the upstream sees those of the
+//! proxy's `tools/list`) says nothing about the next.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use crate::jsonrpc;
+use crate::jsonrpc::{self, OWN_ID_PREFIX};
 
 /// An answer to one of the proxy's requests: the whole response object.
 pub(crate) type Answer = Map<String, Value>;
 
-/// Id allocation and the requests still waiting for an answer.
-#[derive(Debug)]
+/// What became of a response handed to [`Outbound::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// It answered a request sent to this peer that was still waiting.
+    Answered,
+    /// Its id is the proxy's, but no request to this peer waits for it
+    /// (it went to the other peer, it was given up, or it was guessed):
+    /// drop it.
+    Unexpected,
+    /// Not one of the proxy's ids: the message belongs to someone else.
+    NotOurs,
+}
+
+/// The proxy's requests to one peer that still wait for an answer.
+#[derive(Debug, Default)]
 pub(crate) struct Outbound {
-    /// `attesta-<random>-`: what every id this proxy sends starts with.
-    prefix: String,
-    next: AtomicU64,
     waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
 }
 
 impl Outbound {
-    pub(crate) fn new() -> Self {
-        Self {
-            prefix: format!("attesta-{}-", uuid::Uuid::new_v4().simple()),
-            next: AtomicU64::new(1),
-            waiting: Mutex::new(HashMap::new()),
-        }
-    }
-
     /// A new request line for `method` and the receiver of its answer.
     pub(crate) fn request(
         &self,
         method: &str,
         params: &Value,
     ) -> (Value, Vec<u8>, oneshot::Receiver<Answer>) {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = Value::String(format!("{}{n}", self.prefix));
+        let id = Value::String(format!(
+            "{OWN_ID_PREFIX}{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         let (tx, rx) = oneshot::channel();
         self.lock().insert(jsonrpc::id_key(&id), tx);
         let line = jsonrpc::to_line(&json!({
@@ -54,27 +59,33 @@ impl Outbound {
         (id, line, rx)
     }
 
-    /// Whether `id` has this proxy's prefix (answered or not).
-    pub(crate) fn owns(&self, id: &Value) -> bool {
-        id.as_str().is_some_and(|s| s.starts_with(&self.prefix))
+    /// Whether a request with `id` to this peer still waits for its answer.
+    pub(crate) fn waits_for(&self, id: &Value) -> bool {
+        self.lock().contains_key(&jsonrpc::id_key(id))
     }
 
-    /// Hands an answer to whoever waits for it. Returns `false` when `id` is
-    /// not one of this proxy's ids (the message belongs to someone else).
-    pub(crate) fn resolve(&self, id: &Value, answer: Answer) -> bool {
-        if !self.owns(id) {
-            return false;
+    /// Hands an answer from this table's peer to whoever waits for it.
+    pub(crate) fn resolve(&self, id: &Value, answer: Answer) -> Resolution {
+        if !jsonrpc::is_own_id(id) {
+            return Resolution::NotOurs;
         }
-        if let Some(waiter) = self.lock().remove(&jsonrpc::id_key(id)) {
-            // The asker may have stopped waiting (timeout, cancellation).
-            let _ = waiter.send(answer);
-        }
-        true
+        let Some(waiter) = self.lock().remove(&jsonrpc::id_key(id)) else {
+            return Resolution::Unexpected;
+        };
+        // The asker may have stopped waiting (timeout, cancellation).
+        let _ = waiter.send(answer);
+        Resolution::Answered
     }
 
     /// Stops waiting for `id` (the asker gave up).
     pub(crate) fn forget(&self, id: &Value) {
         self.lock().remove(&jsonrpc::id_key(id));
+    }
+
+    /// How many requests wait (for tests of what is retained).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Answer>>> {
@@ -92,23 +103,36 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn ids_are_unique_prefixed_and_answers_reach_the_asker() {
-        let outbound = Outbound::new();
-        let (a, line, rx) = outbound.request("elicitation/create", &json!({}));
-        let (b, _, _) = outbound.request("tools/list", &json!({}));
+    async fn ids_are_random_prefixed_and_answers_reach_the_asker_once() {
+        let to_client = Outbound::default();
+        let (a, line, rx) = to_client.request("elicitation/create", &json!({}));
+        let (b, _, _) = to_client.request("elicitation/create", &json!({}));
         assert_ne!(a, b);
-        assert!(outbound.owns(&a));
-        assert!(!outbound.owns(&json!(1)));
-        assert!(!outbound.owns(&json!("attesta-1")));
+        let (a_text, b_text) = (a.as_str().unwrap(), b.as_str().unwrap());
+        assert!(a_text.starts_with("attesta-") && a_text.len() == "attesta-".len() + 32);
+        // Nothing is shared between two ids but the prefix.
+        assert_ne!(a_text[8..16], b_text[8..16]);
         let sent: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(sent["id"], a);
         assert_eq!(sent["method"], "elicitation/create");
+        assert!(to_client.waits_for(&a));
         let mut answer = Map::new();
         answer.insert("result".into(), json!({"action": "accept"}));
-        assert!(outbound.resolve(&a, answer.clone()));
+        assert_eq!(to_client.resolve(&a, answer.clone()), Resolution::Answered);
         assert_eq!(rx.await.unwrap(), answer);
-        // A second answer to the same id is still recognised as ours.
-        assert!(outbound.resolve(&a, answer.clone()));
-        assert!(!outbound.resolve(&json!(7), answer));
+        // A second answer to the same id is ours, but nobody waits for it.
+        assert_eq!(to_client.resolve(&a, answer.clone()), Resolution::Unexpected);
+        assert_eq!(to_client.resolve(&json!(7), answer), Resolution::NotOurs);
+        to_client.forget(&b);
+        assert_eq!(to_client.len(), 0, "nothing is retained");
+    }
+
+    #[test]
+    fn an_answer_counts_only_from_the_peer_the_request_went_to() {
+        let (to_client, to_upstream) = (Outbound::default(), Outbound::default());
+        let (form, _, _) = to_client.request("elicitation/create", &json!({}));
+        let forged = Map::new();
+        assert_eq!(to_upstream.resolve(&form, forged), Resolution::Unexpected);
+        assert!(to_client.waits_for(&form), "the form still waits for the client");
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::gate::ToolHints;
 use crate::links::Links;
+use crate::tools::Page;
 use crate::pins::{PinChange, PinStore, pin_change_message, pin_change_record};
 
 /// The pin store and the name the upstream goes by in it.
@@ -25,12 +26,14 @@ pub struct Pinning {
     pub fallback_server: String,
 }
 
-/// Reads one `tools/list` result (one page), whoever asked for it.
-pub(crate) async fn read_tools_list(links: &Links, result: &Value) {
+/// Reads one `tools/list` result (one page), whoever asked for it;
+/// `first` says whether the request started a listing (had no cursor).
+pub(crate) async fn read_tools_list(links: &Links, result: &Value, first: bool) {
     let Some(tools) = result.get("tools").and_then(Value::as_array) else {
         return;
     };
-    let names = links.tools.learn(tools).await;
+    let last = result.get("nextCursor").is_none_or(Value::is_null);
+    let names = links.tools.learn(tools, Page { first, last }).await;
     let Some(pinning) = &links.pinning else {
         return;
     };

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::ProxyError;
+use crate::framing::{DEFAULT_MAX_LINE_BYTES, Frame, LineReader};
 use crate::gate::ToolGate;
+use crate::outbound::Resolution;
 use crate::jsonrpc::{self, Message};
 use crate::links::{Links, Watched};
 use crate::pinning::Pinning;
@@ -45,6 +47,10 @@ pub struct RelayOptions {
     pub keepalive: Duration,
     /// Where tool definitions are pinned; `None` turns pinning off.
     pub pinning: Option<Pinning>,
+    /// The longest line (message) accepted from either side, newline
+    /// included; a longer one is answered with an error and skipped
+    /// without being held.
+    pub max_line_bytes: usize,
 }
 
 impl Default for RelayOptions {
@@ -54,6 +60,7 @@ impl Default for RelayOptions {
             gate: None,
             keepalive: Duration::from_secs(10),
             pinning: None,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -93,10 +100,11 @@ where
         options.pinning.clone(),
         options.keepalive,
     ));
-    let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links)));
+    let max = options.max_line_bytes;
+    let mut upstream_reader = tokio::spawn(upstream_loop(stdout, Arc::clone(&links), max));
 
     let upstream_exit = {
-        let client = client_loop(client_in, Arc::clone(&links));
+        let client = client_loop(client_in, Arc::clone(&links), max);
         tokio::pin!(client, shutdown);
         tokio::select! {
             () = &mut client => None,
@@ -201,34 +209,28 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     let _ = out.shutdown().await;
 }
 
-/// Reads one line at a time (bytes up to and including `\n`); `None` at EOF
-/// or on a read error. A last line without `\n` gets one, so the peer can
-/// frame it.
-async fn next_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Vec<u8>> {
-    let mut line = Vec::new();
-    match reader.read_until(b'\n', &mut line).await {
-        Ok(0) => None,
-        Ok(_) => {
-            if line.last() != Some(&b'\n') {
-                line.push(b'\n');
-            }
-            Some(line)
-        }
-        Err(err) => {
-            eprintln!("attesta mcp: reading failed, treating it as end of input: {err}");
-            None
-        }
-    }
-}
-
 /// Client → upstream until the client's EOF. Decisions run in their own
 /// tasks so other traffic keeps flowing while a human is asked; at EOF the
 /// decisions in progress are finished (the upstream may still answer them).
-async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>) {
-    let mut reader = BufReader::new(input);
+async fn client_loop<R: AsyncRead + Unpin>(input: R, links: Arc<Links>, max: usize) {
+    let mut reader = LineReader::new(input, max);
     let mut decisions = JoinSet::new();
-    while let Some(line) = next_line(&mut reader).await {
+    while let Some(frame) = reader.next().await {
         while decisions.try_join_next().is_some() {}
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::TooLong { id } => {
+                let message = format!(
+                    "invalid request: the message is longer than the Attesta gateway's limit \
+                     of {max} bytes, so it was not read or forwarded; send a smaller message, \
+                     or start the gateway with a larger --max-line-bytes"
+                );
+                eprintln!("attesta mcp: skipped a client message over {max} bytes (id {id})");
+                let error = jsonrpc::error_line(&id, jsonrpc::INVALID_REQUEST, &message);
+                links.send_client(error).await;
+                continue;
+            }
+        };
         match jsonrpc::classify(&line) {
             Message::NotAnObject => batch(&links, &line, &mut decisions).await,
             message => from_client(&links, message, line, &mut decisions).await,
@@ -271,7 +273,11 @@ async fn from_client(
                 }
             }
             "tools/list" => {
-                links.watch(&id, Watched::ToolsList).await;
+                let first = body
+                    .get("params")
+                    .and_then(|p| p.get("cursor"))
+                    .is_none_or(Value::is_null);
+                links.watch(&id, Watched::ToolsList { first }).await;
                 links.send_upstream(line).await;
             }
             "initialize" | "server/discover" => {
@@ -303,9 +309,23 @@ async fn from_client(
         Message::Response { id, body } => {
             // The answer to the proxy's own request (an approval form) is
             // the proxy's; everything else answers the upstream.
-            if !links.outbound.resolve(&id, body) {
-                links.send_upstream(line).await;
+            match links.ask_client.resolve(&id, body) {
+                Resolution::Answered => {}
+                Resolution::Unexpected if links.ask_upstream.waits_for(&id) => eprintln!(
+                    "attesta mcp: dropped an answer from the client to request {id}, which the \
+                     gateway sent to the MCP server"
+                ),
+                Resolution::Unexpected => eprintln!(
+                    "attesta mcp: dropped a late answer from the client to request {id} (the \
+                     gateway no longer waits for it)"
+                ),
+                Resolution::NotOurs => links.send_upstream(line).await,
             }
+        }
+        Message::Rejected { id, reason } => {
+            eprintln!("attesta mcp: rejected a client message, not forwarded: {reason}");
+            let error = jsonrpc::error_line(&id, jsonrpc::INVALID_REQUEST, &reason);
+            links.answer_client(&id, error).await;
         }
         Message::Notification { .. } | Message::Other => links.send_upstream(line).await,
     }
@@ -370,31 +390,131 @@ async fn batch(links: &Arc<Links>, line: &[u8], decisions: &mut JoinSet<()>) {
 }
 
 /// Upstream → client until the upstream's EOF.
-async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>) {
-    let mut reader = BufReader::new(output);
-    while let Some(line) = next_line(&mut reader).await {
-        let Message::Response { id, body } = jsonrpc::classify(&line) else {
-            links.send_client(line).await;
-            continue;
-        };
-        links.answered(&id).await;
-        links.continuations.answered(&id, &body);
-        match links.unwatch(&id).await {
-            Some(Watched::Handshake) => {
-                links.facts.lock().await.server_answer(body.get("result"));
-            }
-            Some(Watched::ToolsList) => {
-                if let Some(result) = body.get("result") {
-                    pinning::read_tools_list(&links, result).await;
-                }
-            }
-            None => {
-                // The answer to the proxy's own `tools/list` stays here.
-                if links.outbound.resolve(&id, body) {
-                    continue;
-                }
+async fn upstream_loop<R: AsyncRead + Unpin>(output: R, links: Arc<Links>, max: usize) {
+    let mut reader = LineReader::new(output, max);
+    while let Some(frame) = reader.next().await {
+        match frame {
+            Frame::Line(line) => from_upstream(&links, line).await,
+            Frame::TooLong { id } => {
+                eprintln!("attesta mcp: skipped an MCP server message over {max} bytes (id {id})");
+                let why = format!(
+                    "the MCP server's answer is longer than the Attesta gateway's limit of {max} \
+                     bytes, so it was not relayed; ask for less, or start the gateway with a \
+                     larger --max-line-bytes"
+                );
+                fail_upstream_answer(&links, &id, &why).await;
             }
         }
-        links.answer_client(&id, line).await;
     }
+}
+
+/// Handles one line from the upstream: answers the proxy reads, then
+/// relays the rest.
+async fn from_upstream(links: &Links, line: Vec<u8>) {
+    let (id, body) = match jsonrpc::classify_upstream(&line) {
+        Message::Response { id, body } => (id, body),
+        Message::Request { id, .. } if jsonrpc::is_own_id(&id) => {
+            eprintln!(
+                "attesta mcp: refused a request from the MCP server with id {id}: ids starting \
+                 with `{}` are the gateway's own",
+                jsonrpc::OWN_ID_PREFIX
+            );
+            let error = jsonrpc::error_line(
+                &id,
+                jsonrpc::INVALID_REQUEST,
+                "invalid request: request ids starting with `attesta-` are reserved for the \
+                 Attesta gateway; use another id",
+            );
+            links.send_upstream(error).await;
+            return;
+        }
+        Message::Notification { method, .. } if method == "notifications/tools/list_changed" => {
+            // The next call waits for a fresh listing (the proxy lists the
+            // tools itself if the client does not).
+            links.tools.mark_stale().await;
+            links.send_client(line).await;
+            return;
+        }
+        Message::Rejected { id, reason } => {
+            eprintln!("attesta mcp: dropped an ambiguous message from the MCP server: {reason}");
+            let why = format!("the MCP server sent an ambiguous answer ({reason})");
+            fail_upstream_answer(links, &id, &why).await;
+            return;
+        }
+        _ => {
+            links.send_client(line).await;
+            return;
+        }
+    };
+    if jsonrpc::is_own_id(&id) {
+        // The proxy's own `tools/list` is answered here; anything else in
+        // its namespace (an answer to a form the proxy sent the client,
+        // guessed or leaked) is not the upstream's to answer.
+        let body = match jsonrpc::is_unambiguous(&line) {
+            Ok(()) => body,
+            Err(why) => error_answer(&format!("ambiguous answer: {why}")),
+        };
+        if links.ask_upstream.resolve(&id, body) != Resolution::Answered {
+            eprintln!(
+                "attesta mcp: dropped an answer from the upstream MCP server to request {id}: \
+                 the gateway did not send it that request (the server cannot answer for the \
+                 client or the human)"
+            );
+        }
+        return;
+    }
+    let watched = links.unwatch(&id).await;
+    if watched.is_some()
+        && let Err(why) = jsonrpc::is_unambiguous(&line)
+    {
+        // The proxy would read one thing and the client another.
+        eprintln!("attesta mcp: refused an ambiguous answer from the MCP server: {why}");
+        let why = format!("the MCP server sent an ambiguous answer ({why})");
+        fail_upstream_answer(links, &id, &why).await;
+        return;
+    }
+    links.answered(&id).await;
+    links.continuations.answered(&id, &body);
+    match watched {
+        Some(Watched::Handshake) => {
+            links.facts.lock().await.server_answer(body.get("result"));
+        }
+        Some(Watched::ToolsList { first }) => {
+            if let Some(result) = body.get("result") {
+                pinning::read_tools_list(links, result, first).await;
+            }
+        }
+        None => {}
+    }
+    links.answer_client(&id, line).await;
+}
+
+/// The upstream's answer to `id` could not be relayed: the client gets an
+/// error for that id instead. (The upstream could send any answer to any
+/// id anyway, so this gives it no new power; the proxy does not track
+/// every relayed request, and a client ignores answers it does not await.)
+async fn fail_upstream_answer(links: &Links, id: &Value, why: &str) {
+    if id.is_null() {
+        return;
+    }
+    if jsonrpc::is_own_id(id) {
+        // The proxy's own listing: it stops waiting and scores without it.
+        let _ = links.ask_upstream.resolve(id, error_answer(why));
+        return;
+    }
+    links.unwatch(id).await;
+    links.continuations.answered(id, &serde_json::Map::new());
+    links.answered(id).await;
+    let line = jsonrpc::error_line(id, jsonrpc::INTERNAL_ERROR, why);
+    links.answer_client(id, line).await;
+}
+
+/// A JSON-RPC error answer object, for the proxy's own waiters.
+fn error_answer(message: &str) -> serde_json::Map<String, Value> {
+    let mut answer = serde_json::Map::new();
+    answer.insert(
+        "error".to_owned(),
+        serde_json::json!({"code": jsonrpc::INTERNAL_ERROR, "message": message}),
+    );
+    answer
 }

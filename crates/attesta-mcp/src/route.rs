@@ -266,7 +266,7 @@ impl CallRoute {
     /// call waits.
     async fn elicit(&self, prompt: &Prompt, form_mode: bool) -> Result<Response, ChannelError> {
         let params = elicit::form_params(prompt, form_mode);
-        let (id, line, answer) = self.links.outbound.request("elicitation/create", &params);
+        let (id, line, answer) = self.links.ask_client.request("elicitation/create", &params);
         let mut outstanding = Outstanding {
             links: &self.links,
             id,
@@ -390,7 +390,7 @@ impl Drop for Outstanding<'_> {
         if self.answered {
             return;
         }
-        self.links.outbound.forget(&self.id);
+        self.links.ask_client.forget(&self.id);
         let line = jsonrpc::notification_line(
             "notifications/cancelled",
             &json!({"requestId": self.id, "reason": "the approval is no longer needed"}),

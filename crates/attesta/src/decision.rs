@@ -108,7 +108,17 @@ impl Decision {
     pub fn is_approved(&self) -> bool {
         self.verdict == Verdict::Approved
     }
+
+    /// Whether the integration refused the action outright
+    /// ([`crate::ActionContext::with_trusted_refusal`]): nobody was asked,
+    /// and nobody could have approved it.
+    pub fn was_refused(&self) -> bool {
+        self.metadata.get(REFUSED_KEY) == Some(&crate::Value::Bool(true))
+    }
 }
+
+/// The decision metadata key that marks a refusal by the integration.
+pub(crate) const REFUSED_KEY: &str = "refused";
 
 /// The action was not allowed to run. Carries the whole decision.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -50,6 +50,7 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
             store: Arc::new(pins),
             fallback_server: server_label(&args.command),
         }),
+        max_line_bytes: args.max_line_bytes,
         ..RelayOptions::default()
     };
     // Two workers: the terminal prompt blocks one while the relay goes on.

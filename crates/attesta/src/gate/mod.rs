@@ -566,7 +566,9 @@ impl Attesta {
             (Some(why), _) => {
                 let mut outcome = Outcome::without_human(Verdict::Denied, why);
                 // Marks the record as unusual, so it carries the reason.
-                outcome.metadata.insert("refused".into(), true.into());
+                outcome
+                    .metadata
+                    .insert(crate::decision::REFUSED_KEY.into(), true.into());
                 outcome
             }
             // Enforced in every mode, like CRITICAL: a rule that says an
