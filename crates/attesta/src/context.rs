@@ -167,8 +167,10 @@ impl ActionContext {
 
     /// The call as Python would print it: `name(repr(arg), ..., key=repr(value), ...)`.
     ///
-    /// This exact string is stored in audit records as `action_description`,
-    /// so it follows Python's `repr` rules (see [`Value::py_repr`]).
+    /// This exact string is stored in audit records as `action_description`
+    /// (cut at [`MAX_DESCRIPTION_CHARS`](crate::audit::MAX_DESCRIPTION_CHARS)
+    /// characters when longer), so it follows Python's `repr` rules (see
+    /// [`Value::py_repr`]).
     pub fn description(&self) -> String {
         // Room for typical arguments, so building the string rarely
         // reallocates (it is built for every audit record).

@@ -34,7 +34,9 @@ pub use query::{
     ActionPattern, BoundEdge, EntryReader, Filter, LevelFilter, LogError, LogScan, ReadError,
     StoredEntry, TimeParseError, UnreadableLine, UnreadableSummary, parse_time_bound, query,
 };
-pub use record::{AuditRecord, DECISION_KEY, python_isoformat};
+pub use record::{
+    AuditRecord, DECISION_KEY, MAX_DESCRIPTION_CHARS, TRUNCATION_MARKER, python_isoformat,
+};
 pub use stats::{ReviewQuality, RubberStampRule, Stats, StatsBuilder};
 
 use std::fmt;
