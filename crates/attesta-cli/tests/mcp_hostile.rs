@@ -56,7 +56,9 @@ fn calls_upstream(dir: &Path) -> Vec<String> {
 }
 
 fn ping(proxy: &mut Proxy, id: u64) {
-    proxy.send(&line(&json!({"jsonrpc": "2.0", "id": id, "method": "ping"})));
+    proxy.send(&line(
+        &json!({"jsonrpc": "2.0", "id": id, "method": "ping"}),
+    ));
     let pong = proxy.json();
     assert_eq!(pong["id"], id, "the session still works: {pong}");
     assert_eq!(pong["result"], json!({}), "{pong}");
@@ -97,7 +99,10 @@ fn the_upstream_cannot_answer_the_humans_form_by_guessing_its_id() {
     let (_, _, stderr) = proxy.finish();
     assert!(calls_upstream(dir.path()).is_empty(), "the call never ran");
     let records = audit_records(dir.path());
-    let record = records.iter().find(|r| r["action_name"] == "danger").unwrap();
+    let record = records
+        .iter()
+        .find(|r| r["action_name"] == "danger")
+        .unwrap();
     assert_ne!(record["verdict"], "approved", "{record}");
     assert!(
         stderr.contains("dropped an answer from the upstream"),
@@ -118,8 +123,10 @@ fn the_upstream_cannot_answer_the_humans_form_even_knowing_its_id() {
     assert_eq!(form["method"], "elicitation/create", "{form}");
     let form_id = form["id"].clone();
     // The client relays a request to the upstream that hands it the id.
-    proxy.send(&line(&json!({"jsonrpc": "2.0", "id": "leak", "method": "hostile/forge",
-                              "params": {"id": form_id}})));
+    proxy.send(&line(
+        &json!({"jsonrpc": "2.0", "id": "leak", "method": "hostile/forge",
+                              "params": {"id": form_id}}),
+    ));
     let leaked = proxy.json();
     assert_eq!(leaked["id"], "leak", "{leaked}");
     let early = proxy.line_within(Duration::from_millis(1000));
@@ -137,7 +144,10 @@ fn the_upstream_cannot_answer_the_humans_form_even_knowing_its_id() {
     assert_eq!(ran["result"]["isError"], false, "{ran}");
     let (_, _, stderr) = proxy.finish();
     assert_eq!(calls_upstream(dir.path()).len(), 1);
-    assert!(stderr.contains("dropped an answer from the upstream"), "{stderr}");
+    assert!(
+        stderr.contains("dropped an answer from the upstream"),
+        "{stderr}"
+    );
 }
 
 /// Finding 2: names the upstream never listed are near-misses a lenient
@@ -171,14 +181,22 @@ fn names_the_upstream_did_not_list_are_denied_and_never_forwarded() {
     assert_eq!(ran["result"]["isError"], false, "{ran}");
     let (_, _, _) = proxy.finish();
     let calls = calls_upstream(dir.path());
-    assert_eq!(calls.len(), 1, "only safe_read reached the upstream: {calls:?}");
+    assert_eq!(
+        calls.len(),
+        1,
+        "only safe_read reached the upstream: {calls:?}"
+    );
     assert!(calls[0].contains("safe_read"));
     let records = audit_records(dir.path());
     let denied: Vec<&Value> = records
         .iter()
         .filter(|r| r["verdict"] == "denied")
         .collect();
-    assert_eq!(denied.len(), near_misses.len(), "each denial is audited: {records:?}");
+    assert_eq!(
+        denied.len(),
+        near_misses.len(),
+        "each denial is audited: {records:?}"
+    );
 }
 
 /// Finding 3: messages a first-key (or case-insensitive) parser reads
@@ -198,15 +216,27 @@ fn ambiguous_messages_are_rejected_and_never_forwarded() {
         format!(
             r#"{{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{{"name":"danger","name":"safe_read",{args}}}}}"#
         ),
-        format!(r#"{{"jsonrpc":"2.0","id":12,"method":"Tools/call","params":{{"name":"danger",{args}}}}}"#),
-        format!(r#"{{"jsonrpc":"2.0","id":13,"method":"tools/call ","params":{{"name":"danger",{args}}}}}"#),
-        format!(r#"{{"jsonrpc":"2.0","id":14,"method":["tools/call"],"params":{{"name":"danger",{args}}}}}"#),
-        format!(r#"{{"jsonrpc":"2.0","id":15,"Method":"tools/call","params":{{"name":"danger",{args}}}}}"#),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":12,"method":"Tools/call","params":{{"name":"danger",{args}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":13,"method":"tools/call ","params":{{"name":"danger",{args}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":14,"method":["tools/call"],"params":{{"name":"danger",{args}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":15,"Method":"tools/call","params":{{"name":"danger",{args}}}}}"#
+        ),
         format!(
             r#"{{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{{"name":"safe_read","arguments":{{"key":"a"}},"Arguments":{{"key":"b"}}}}}}"#
         ),
-        format!(r#"{{"jsonrpc":"2.0","id":17,"method":"tools/\u0063all ","params":{{"name":"danger",{args}}}}}"#),
-        format!(r#"{{"jsonrpc":"2.0","id":18,"method":"tools/list","method":"tools/call","params":{{"name":"danger",{args}}}}}"#),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":17,"method":"tools/\u0063all ","params":{{"name":"danger",{args}}}}}"#
+        ),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":18,"method":"tools/list","method":"tools/call","params":{{"name":"danger",{args}}}}}"#
+        ),
     ];
     for (n, text) in lines.iter().enumerate() {
         let mut bytes = text.as_bytes().to_vec();
@@ -251,7 +281,8 @@ fn an_ambiguous_tools_list_answer_is_not_relayed_or_believed() {
     assert!(calls_upstream(dir.path()).is_empty());
 }
 
-/// The resident and peak memory of process `pid`, in KiB.
+/// The anonymous resident memory (heap, stacks; not the mapped binary) and
+/// the peak resident memory of process `pid`, in KiB.
 fn memory_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
@@ -262,7 +293,7 @@ fn memory_kib(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {name} in {status}"))
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (field("RssAnon:"), field("VmHWM:"))
 }
 
 /// The pid of the `attesta` process (`setsid` execs it in place when it
@@ -302,16 +333,29 @@ fn an_oversized_line_gets_an_error_and_is_never_held_whole() {
     proxy.send(&request);
     drop(request);
     let answer = proxy.json();
-    assert_eq!(answer["id"], "big", "the error goes to the request's id: {answer}");
+    assert_eq!(
+        answer["id"], "big",
+        "the error goes to the request's id: {answer}"
+    );
     assert_eq!(error_code(&answer), -32600, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
-    assert!(message.contains("8388608") && message.contains("--max-line-bytes"), "{message}");
+    assert!(
+        message.contains("8388608") && message.contains("--max-line-bytes"),
+        "{message}"
+    );
     ping(&mut proxy, 2);
     let (_, peak) = memory_kib(pid);
-    assert!(peak < 40 * 1024, "the proxy peaked at {peak} KiB for a 50 MiB line");
+    assert!(
+        peak < 40 * 1024,
+        "the proxy peaked at {peak} KiB for a 50 MiB line"
+    );
     proxy.finish();
     assert!(calls_upstream(dir.path()).is_empty());
-    assert!(audit_records(dir.path()).iter().all(|r| r["action_name"] != "danger"));
+    assert!(
+        audit_records(dir.path())
+            .iter()
+            .all(|r| r["action_name"] != "danger")
+    );
 }
 
 /// The limit is the operator's to set; a line under it passes.
@@ -326,12 +370,18 @@ fn the_line_limit_is_configurable() {
         line(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                      "params": {"name": "safe_read", "arguments": {"key": key}}}))
     };
-    proxy.send(&request(1, 900));
+    proxy.send(&request(1, 700));
     assert_eq!(proxy.json()["result"]["isError"], false);
     proxy.send(&request(2, 2000));
     let answer = proxy.json();
     assert_eq!(answer["id"], 2, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("1024"), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024"),
+        "{answer}"
+    );
     ping(&mut proxy, 3);
     proxy.finish();
     assert_eq!(calls_upstream(dir.path()).len(), 1);
@@ -346,17 +396,29 @@ fn huge_arguments_are_audited_bounded_with_a_digest() {
     initialize(&mut proxy, &json!({}));
     list_tools(&mut proxy);
     let target = "y".repeat(4 << 20);
-    proxy.send(&line(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                              "params": {"name": "danger", "arguments": {"target": target}}})));
+    proxy.send(&line(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              "params": {"name": "danger", "arguments": {"target": target}}}),
+    ));
     let denied = proxy.json();
     assert_eq!(denied["result"]["isError"], true, "{denied}");
     proxy.finish();
     let log = std::fs::read_to_string(dir.path().join(".attesta/audit.jsonl")).unwrap();
-    assert!(log.len() < 64 * 1024, "the audit log holds {} bytes", log.len());
+    assert!(
+        log.len() < 64 * 1024,
+        "the audit log holds {} bytes",
+        log.len()
+    );
     let records = audit_records(dir.path());
-    let record = records.iter().find(|r| r["action_name"] == "danger").unwrap();
+    let record = records
+        .iter()
+        .find(|r| r["action_name"] == "danger")
+        .unwrap();
     let description = record["action_description"].as_str().unwrap();
-    assert!(description.starts_with("danger(target='yyyy"), "{description:.80}");
+    assert!(
+        description.starts_with("danger(target='yyyy"),
+        "{description:.80}"
+    );
     let full = format!("danger(target='{target}')");
     let bounded = &record["metadata"]["attesta_decision"]["action_description"];
     assert_eq!(bounded["length"], full.chars().count(), "{bounded}");
@@ -378,7 +440,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Nothing is retained per call: 20,000 denied calls (half unlisted, half
-/// listed but denied for want of a human) leave the resident memory flat.
+/// listed but denied for want of a human), 50 at a time, leave the
+/// anonymous resident memory flat. Measured: about 1 MiB of allocator
+/// drift over the 16,000 calls after warm-up (heaptrack shows the live heap
+/// never above 1.6 MB); a leak of 256 bytes a call would add 4 MiB.
 #[test]
 fn memory_stays_flat_over_twenty_thousand_denied_calls() {
     let dir = tempfile::tempdir().unwrap();
@@ -389,32 +454,42 @@ fn memory_stays_flat_over_twenty_thousand_denied_calls() {
     .unwrap();
     let mut proxy = hostile(
         dir.path(),
-        &["--config", "attesta.yaml", "--risk-override", "danger=critical"],
+        &[
+            "--config",
+            "attesta.yaml",
+            "--risk-override",
+            "danger=critical",
+        ],
     );
     initialize(&mut proxy, &json!({}));
     list_tools(&mut proxy);
     let pid = attesta_pid(&proxy);
-    let round = |proxy: &mut Proxy, from: u64, count: u64| {
-        let mut batch = Vec::new();
-        for id in from..from + count {
-            let name = if id % 2 == 0 { "danger" } else { "nope" };
-            batch.extend(call(&json!(id), name));
-        }
-        proxy.send(&batch);
-        for _ in 0..count {
-            let answer = proxy.json();
-            assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let calls = |proxy: &mut Proxy, from: u64, count: u64| {
+        for start in (from..from + count).step_by(50) {
+            let mut batch = Vec::new();
+            for id in start..start + 50 {
+                let name = if id % 2 == 0 { "danger" } else { "nope" };
+                batch.extend(call(&json!(id), name));
+            }
+            proxy.send(&batch);
+            for _ in 0..50 {
+                let answer = proxy.json();
+                assert_eq!(answer["result"]["isError"], true, "{answer}");
+            }
         }
     };
-    round(&mut proxy, 0, 4_000);
+    calls(&mut proxy, 0, 4_000);
     let (warm, _) = memory_kib(pid);
-    for k in 0..4 {
-        round(&mut proxy, 4_000 + k * 4_000, 4_000);
-    }
+    calls(&mut proxy, 4_000, 16_000);
     let (end, _) = memory_kib(pid);
     proxy.finish();
     assert!(
-        end <= warm + 2 * 1024,
-        "resident memory grew from {warm} KiB to {end} KiB over 16,000 denied calls"
+        end <= warm + 4 * 1024,
+        "anonymous memory grew from {warm} KiB to {end} KiB over 16,000 denied calls"
+    );
+    assert_eq!(
+        audit_records(dir.path()).len(),
+        20_000,
+        "every denial is audited"
     );
 }

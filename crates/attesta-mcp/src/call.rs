@@ -169,7 +169,9 @@ fn unlisted(name: &str, listed: &[String]) -> String {
     );
     match resembles {
         Some(listed) => {
-            reason.push_str(&format!("; it resembles the listed tool `{listed}`: call that name exactly"));
+            reason.push_str(&format!(
+                "; it resembles the listed tool `{listed}`: call that name exactly"
+            ));
         }
         None => reason.push_str("; call one of the tools the server lists, by its exact name"),
     }
@@ -226,7 +228,9 @@ async fn list_tools_if_unseen(links: &Links, route: &CallRoute) {
         if let Some(meta) = &route.peer().modern_meta {
             params.insert("_meta".to_owned(), Value::Object(meta.clone()));
         }
-        let (id, line, answer) = links.ask_upstream.request("tools/list", &Value::Object(params));
+        let (id, line, answer) = links
+            .ask_upstream
+            .request("tools/list", &Value::Object(params));
         links.send_upstream(line).await;
         let result = match tokio::time::timeout(LIST_TIMEOUT, answer).await {
             Ok(Ok(mut answer)) => answer.remove("result"),

@@ -130,7 +130,8 @@ impl IdScanner {
             return;
         }
         if let Some(capture) = &mut self.capture {
-            let ends_scalar = !self.in_string && matches!(b, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t');
+            let ends_scalar =
+                !self.in_string && matches!(b, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t');
             if ends_scalar {
                 self.finish_capture();
             } else {
@@ -267,7 +268,10 @@ mod tests {
     #[test]
     fn the_top_level_id_is_found_wherever_it_is() {
         assert_eq!(scan(r#"{"jsonrpc":"2.0","id":7,"method":"x"}"#), json!(7));
-        assert_eq!(scan(r#"{"params":{"id":1,"x":"}\"id\":2"},"id":"a\"b"}"#), json!("a\"b"));
+        assert_eq!(
+            scan(r#"{"params":{"id":1,"x":"}\"id\":2"},"id":"a\"b"}"#),
+            json!("a\"b")
+        );
         assert_eq!(scan(r#" { "id" : -3.5 , "z":[{"id":9}] }"#), json!(-3.5));
         assert_eq!(scan(r#"{"x":{"id":1}}"#), Value::Null, "not top level");
         assert_eq!(scan(r#"{"id":1,"id":2}"#), Value::Null, "two ids");
@@ -288,14 +292,26 @@ mod tests {
         );
         let input = format!("{{\"id\":1}}\n{big}{{\"id\":2}}\nlast");
         let mut reader = LineReader::new(input.as_bytes(), 1000);
-        assert_eq!(reader.next().await, Some(Frame::Line(b"{\"id\":1}\n".to_vec())));
-        assert_eq!(reader.next().await, Some(Frame::TooLong { id: json!("big") }));
-        assert_eq!(reader.next().await, Some(Frame::Line(b"{\"id\":2}\n".to_vec())));
+        assert_eq!(
+            reader.next().await,
+            Some(Frame::Line(b"{\"id\":1}\n".to_vec()))
+        );
+        assert_eq!(
+            reader.next().await,
+            Some(Frame::TooLong { id: json!("big") })
+        );
+        assert_eq!(
+            reader.next().await,
+            Some(Frame::Line(b"{\"id\":2}\n".to_vec()))
+        );
         assert_eq!(reader.next().await, Some(Frame::Line(b"last\n".to_vec())));
         assert_eq!(reader.next().await, None);
         // Exactly at the limit still passes; one byte more does not.
         let mut reader = LineReader::new(&b"12345\n123456\n"[..], 6);
         assert_eq!(reader.next().await, Some(Frame::Line(b"12345\n".to_vec())));
-        assert_eq!(reader.next().await, Some(Frame::TooLong { id: Value::Null }));
+        assert_eq!(
+            reader.next().await,
+            Some(Frame::TooLong { id: Value::Null })
+        );
     }
 }

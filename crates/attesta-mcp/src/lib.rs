@@ -38,8 +38,8 @@ mod tools;
 pub mod upstream;
 
 pub use error::ProxyError;
+pub use framing::DEFAULT_MAX_LINE_BYTES;
 pub use gate::{ToolCall, ToolGate, ToolHints};
 pub use pinning::Pinning;
-pub use framing::DEFAULT_MAX_LINE_BYTES;
 pub use relay::{RelayOptions, exit_code, run, shutdown_signal};
 pub use route::McpChannel;

@@ -44,10 +44,7 @@ impl Outbound {
         method: &str,
         params: &Value,
     ) -> (Value, Vec<u8>, oneshot::Receiver<Answer>) {
-        let id = Value::String(format!(
-            "{OWN_ID_PREFIX}{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let id = Value::String(format!("{OWN_ID_PREFIX}{}", uuid::Uuid::new_v4().simple()));
         let (tx, rx) = oneshot::channel();
         self.lock().insert(jsonrpc::id_key(&id), tx);
         let line = jsonrpc::to_line(&json!({
@@ -121,7 +118,10 @@ mod tests {
         assert_eq!(to_client.resolve(&a, answer.clone()), Resolution::Answered);
         assert_eq!(rx.await.unwrap(), answer);
         // A second answer to the same id is ours, but nobody waits for it.
-        assert_eq!(to_client.resolve(&a, answer.clone()), Resolution::Unexpected);
+        assert_eq!(
+            to_client.resolve(&a, answer.clone()),
+            Resolution::Unexpected
+        );
         assert_eq!(to_client.resolve(&json!(7), answer), Resolution::NotOurs);
         to_client.forget(&b);
         assert_eq!(to_client.len(), 0, "nothing is retained");
@@ -133,6 +133,9 @@ mod tests {
         let (form, _, _) = to_client.request("elicitation/create", &json!({}));
         let forged = Map::new();
         assert_eq!(to_upstream.resolve(&form, forged), Resolution::Unexpected);
-        assert!(to_client.waits_for(&form), "the form still waits for the client");
+        assert!(
+            to_client.waits_for(&form),
+            "the form still waits for the client"
+        );
     }
 }

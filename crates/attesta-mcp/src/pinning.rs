@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::gate::ToolHints;
 use crate::links::Links;
-use crate::tools::Page;
 use crate::pins::{PinChange, PinStore, pin_change_message, pin_change_record};
+use crate::tools::Page;
 
 /// The pin store and the name the upstream goes by in it.
 #[derive(Debug, Clone)]

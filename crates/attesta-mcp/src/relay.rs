@@ -20,9 +20,9 @@ use tokio::task::JoinSet;
 use crate::ProxyError;
 use crate::framing::{DEFAULT_MAX_LINE_BYTES, Frame, LineReader};
 use crate::gate::ToolGate;
-use crate::outbound::Resolution;
 use crate::jsonrpc::{self, Message};
 use crate::links::{Links, Watched};
+use crate::outbound::Resolution;
 use crate::pinning::Pinning;
 use crate::{batch, call, pinning, upstream};
 

@@ -223,7 +223,9 @@ impl<'de> Visitor<'de> for Node<'_> {
                 let fold = fold_key(&key);
                 let at_root = reader.path.borrow().is_empty();
                 if let Some(meant) = known.iter().find(|k| **k != key && **k == fold) {
-                    reader.id_ambiguous.set(reader.id_ambiguous.get() || (at_root && *meant == "id"));
+                    reader
+                        .id_ambiguous
+                        .set(reader.id_ambiguous.get() || (at_root && *meant == "id"));
                     reader.note(|| {
                         format!(
                             "{} has the key `{}`, which lenient parsers read as `{meant}`; \
@@ -234,7 +236,9 @@ impl<'de> Visitor<'de> for Node<'_> {
                     });
                 }
                 if folded.contains(fold.as_ref()) {
-                    reader.id_ambiguous.set(reader.id_ambiguous.get() || (at_root && fold == "id"));
+                    reader
+                        .id_ambiguous
+                        .set(reader.id_ambiguous.get() || (at_root && fold == "id"));
                     reader.note(|| {
                         format!(
                             "{} has the key `{}` more than once (comparing keys without \
@@ -280,9 +284,18 @@ mod tests {
         };
         assert_eq!(value, serde_json::from_str::<Value>(line).unwrap());
         assert_eq!(ambiguity, None);
-        assert!(matches!(parse(b"{nope", Depth::Everywhere), Parsed::Malformed));
-        assert!(matches!(parse(b"{} {}", Depth::Everywhere), Parsed::Malformed));
-        assert!(matches!(parse(b"{}\n", Depth::Everywhere), Parsed::Json { .. }));
+        assert!(matches!(
+            parse(b"{nope", Depth::Everywhere),
+            Parsed::Malformed
+        ));
+        assert!(matches!(
+            parse(b"{} {}", Depth::Everywhere),
+            Parsed::Malformed
+        ));
+        assert!(matches!(
+            parse(b"{}\n", Depth::Everywhere),
+            Parsed::Json { .. }
+        ));
     }
 
     #[test]
@@ -302,8 +315,15 @@ mod tests {
         assert!(why.contains("`method` more than once"), "{why}");
         let deep = r#"{"params":{"arguments":{"path":"/a","Path":"/b"}}}"#;
         let why = ambiguity(deep, Depth::Everywhere).unwrap();
-        assert!(why.contains("`params.arguments`") && why.contains("Path"), "{why}");
-        assert_eq!(ambiguity(deep, Depth::Envelope), None, "a result's data is not checked");
+        assert!(
+            why.contains("`params.arguments`") && why.contains("Path"),
+            "{why}"
+        );
+        assert_eq!(
+            ambiguity(deep, Depth::Envelope),
+            None,
+            "a result's data is not checked"
+        );
         let listed = r#"{"result":{"tools":[{"name":"a","name":"b"}]}}"#;
         let why = ambiguity(listed, Depth::Everywhere).unwrap();
         assert!(why.contains("`result.tools.0`"), "{why}");

@@ -70,7 +70,10 @@ impl ToolBook {
             HashSet::new()
         } else {
             // A later page with no first one seen adds to what is listed.
-            state.building.take().unwrap_or_else(|| state.current.clone())
+            state
+                .building
+                .take()
+                .unwrap_or_else(|| state.current.clone())
         };
         building.extend(names.iter().cloned());
         if page.last {
@@ -205,12 +208,25 @@ mod tests {
         assert!(!book.lists("a").await, "nothing is listed before a listing");
         book.learn(&tools(&["a", "b"]), WHOLE).await;
         assert!(book.lists("a").await && book.lists("b").await);
-        assert!(!book.lists("A").await && !book.lists("a ").await, "exact names only");
+        assert!(
+            !book.lists("A").await && !book.lists("a ").await,
+            "exact names only"
+        );
         // A new listing in two pages: the old one holds until it completes.
-        let first = Page { first: true, last: false };
+        let first = Page {
+            first: true,
+            last: false,
+        };
         book.learn(&tools(&["a"]), first).await;
         assert!(book.lists("b").await, "still listed while pages come");
-        book.learn(&tools(&["c"]), Page { first: false, last: true }).await;
+        book.learn(
+            &tools(&["c"]),
+            Page {
+                first: false,
+                last: true,
+            },
+        )
+        .await;
         assert_eq!(book.names().await, ["a", "c"]);
         assert!(!book.lists("b").await, "b is gone from the new listing");
         assert_eq!(book.hints("b").await.0, ToolHints::default());

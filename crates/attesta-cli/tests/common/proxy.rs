@@ -3,10 +3,10 @@
 //! of one of the scripted MCP servers in crates/attesta-mcp/tests/fixtures.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +29,10 @@ pub struct Proxy {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     pub lines: mpsc::Receiver<Vec<u8>>,
+    /// Everything written to stderr so far (drained by a thread, so a
+    /// chatty proxy never blocks on a full pipe).
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proxy {
@@ -57,6 +61,18 @@ impl Proxy {
             .spawn()
             .expect("setsid (util-linux) and attesta run");
         let stdin = child.stdin.take();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        let stderr_reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -76,6 +92,8 @@ impl Proxy {
             child,
             stdin,
             lines,
+            stderr,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -104,13 +122,17 @@ impl Proxy {
     /// stdout and the stderr.
     pub fn finish(mut self) -> (i32, Vec<u8>, String) {
         drop(self.stdin.take());
-        let output = self.child.wait_with_output().unwrap();
-        let rest: Vec<u8> = self.lines.try_iter().flatten().collect();
-        (
-            output.status.code().expect("exited"),
-            rest,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
+        // The stdout thread ends at EOF; give it a moment to hand over.
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            rest.extend(line);
+        }
+        let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
+        (status.code().expect("exited"), rest, stderr)
     }
 }
 
