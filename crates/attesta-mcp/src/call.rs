@@ -64,6 +64,9 @@ pub(crate) async fn tools_call(
         return None;
     }
     let peer = CallPeer::of(params, &*links.facts.lock().await);
+    // Backpressure: the client reader waits here while the proxy is busy
+    // deciding as many calls as it decides at once.
+    let permit = links.permit_to_decide().await;
     links.owe(&id).await;
     let route = Arc::new(CallRoute::new(
         Arc::clone(links),
@@ -72,6 +75,7 @@ pub(crate) async fn tools_call(
         id,
         body,
         line,
+        permit,
     ));
     links.register_call(Arc::clone(&route)).await;
     Some(decide(Arc::clone(links), gate, route))
@@ -150,6 +154,7 @@ async fn decide(links: Arc<Links>, gate: Arc<ToolGate>, route: Arc<CallRoute>) {
             .await;
     }
     links.unregister_call(&id).await;
+    route.release_permit();
 }
 
 /// Why a call to `name` is refused when the upstream lists only `listed`.

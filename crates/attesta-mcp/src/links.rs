@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::batch::{Batches, Collected};
 use crate::continuation::Continuations;
@@ -66,7 +66,20 @@ pub(crate) struct Links {
     pub(crate) batches: Batches,
     /// How often a call waiting for a human sends `notifications/progress`.
     pub(crate) keepalive: Duration,
+    /// Permits for calls being scored and audited. When all are taken the
+    /// client reader waits (backpressure), so a flood of calls cannot pile
+    /// up unbounded work; a call gives its permit back while it waits for a
+    /// human, so answers to approval forms are always read.
+    deciding: Arc<Semaphore>,
+    /// Calls waiting for a human right now; past [`MAX_AWAITING_HUMAN`]
+    /// further ones are denied instead of queued.
+    awaiting_human: std::sync::atomic::AtomicUsize,
 }
+
+/// How many calls may be scored and audited at once.
+pub(crate) const MAX_DECIDING: usize = 64;
+/// How many calls may wait for a human at once.
+pub(crate) const MAX_AWAITING_HUMAN: usize = 64;
 
 impl Links {
     pub(crate) fn new(
@@ -92,7 +105,27 @@ impl Links {
             retries: SyncMutex::new(HashMap::new()),
             batches: Batches::default(),
             keepalive,
+            deciding: Arc::new(Semaphore::new(MAX_DECIDING)),
+            awaiting_human: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// A permit to decide one call; waits while [`MAX_DECIDING`] are busy.
+    pub(crate) async fn permit_to_decide(&self) -> Option<OwnedSemaphorePermit> {
+        // The semaphore is never closed, so this only fails if it were.
+        Arc::clone(&self.deciding).acquire_owned().await.ok()
+    }
+
+    /// Counts one more call waiting for a human, unless
+    /// [`MAX_AWAITING_HUMAN`] already are; the guard counts it out again.
+    pub(crate) fn begin_awaiting_human(&self) -> Option<AwaitingHuman<'_>> {
+        use std::sync::atomic::Ordering;
+        self.awaiting_human
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_AWAITING_HUMAN).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| AwaitingHuman { links: self })
     }
 
     /// Sends a line to the client as it is (requests, notifications, and
@@ -229,5 +262,20 @@ impl Links {
 
     fn lock_retries(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Retry>>> {
         self.retries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One call counted as waiting for a human (see
+/// [`Links::begin_awaiting_human`]).
+#[derive(Debug)]
+pub(crate) struct AwaitingHuman<'a> {
+    links: &'a Links,
+}
+
+impl Drop for AwaitingHuman<'_> {
+    fn drop(&mut self) {
+        self.links
+            .awaiting_human
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{oneshot, watch};
 use crate::elicit;
 use crate::gate::ToolCall;
 use crate::jsonrpc;
-use crate::links::Links;
+use crate::links::{Links, MAX_AWAITING_HUMAN};
 use crate::peers::{CallPeer, Reach};
 
 tokio::task_local! {
@@ -78,6 +78,15 @@ impl Channel for McpChannel {
         if route.is_cancelled() {
             return Err(ChannelError::Cancelled);
         }
+        // Waiting for a human holds no deciding capacity (answers to the
+        // form must still be read), but only so many calls may wait.
+        route.release_permit();
+        let Some(_counted) = route.links.begin_awaiting_human() else {
+            return Err(ChannelError::Unavailable(format!(
+                "{MAX_AWAITING_HUMAN} tool calls are already waiting for a human through this \
+                 gateway; answer or cancel some of them, then call the tool again"
+            )));
+        };
         // Whichever way the human is asked, a cancellation (the client's,
         // or the client going away) stops the asking.
         tokio::select! {
@@ -145,6 +154,9 @@ pub(crate) struct CallRoute {
     /// Whether the call went to the upstream; held while it is being sent,
     /// so a cancellation is either consumed here or relayed after the call.
     forwarded: tokio::sync::Mutex<bool>,
+    /// The call's share of the proxy's deciding capacity, given back when
+    /// it starts waiting for a human (or when it is done).
+    permit: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl CallRoute {
@@ -155,8 +167,10 @@ impl CallRoute {
         id: Value,
         body: &Map<String, Value>,
         line: Vec<u8>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Self {
         Self {
+            permit: Mutex::new(permit),
             links,
             call,
             peer,
@@ -168,6 +182,17 @@ impl CallRoute {
             cancelled: watch::Sender::new(false),
             forwarded: tokio::sync::Mutex::new(false),
         }
+    }
+
+    /// Gives the call's deciding permit back (it waits for a human now, or
+    /// is done).
+    pub(crate) fn release_permit(&self) {
+        drop(
+            self.permit
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     /// The call being decided.

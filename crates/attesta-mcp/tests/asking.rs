@@ -505,3 +505,37 @@ async fn a_servers_own_input_round_continues_an_approved_call() {
     assert_eq!(records[1].verdict, "denied");
     assert_eq!(records[1].challenge_passed, Some(false));
 }
+
+/// At most 64 calls wait for a human at once: the next one is denied with a
+/// message that says so (nothing queues without bound), while the waiting
+/// ones still get their forms answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_waiting_for_a_human_are_bounded() {
+    let (mut s, _sink) = session(RiskLevel::Medium);
+    initialize(&mut s, json!({"elicitation": {}}), "2025-06-18").await;
+    for n in 0..65 {
+        s.send(&delete_call(json!(n), "/srv/notes/todo.txt", None))
+            .await;
+    }
+    let (mut forms, mut denied) = (Vec::new(), Vec::new());
+    while forms.len() + denied.len() < 65 {
+        let message = s.json().await;
+        if message["method"] == "elicitation/create" {
+            forms.push(message["id"].clone());
+        } else {
+            denied.push(message);
+        }
+    }
+    assert_eq!(forms.len(), 64, "{denied:?}");
+    let text = denied[0]["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("64 tool calls are already waiting"), "{text}");
+    // A waiting call still completes when its human answers.
+    s.send(&answer(
+        &forms[0],
+        json!({"action": "accept", "content": {"approve": true}}),
+    ))
+    .await;
+    let ran = s.json().await;
+    assert_eq!(ran["result"]["isError"], false, "{ran}");
+    let _ = s.finish().await;
+}

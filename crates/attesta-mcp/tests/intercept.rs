@@ -134,3 +134,66 @@ async fn other_traffic_flows_while_a_call_waits_for_a_human() {
     assert_eq!(s.json().await["id"], 2, "then the call, once decided");
     let _ = s.finish().await;
 }
+
+/// A tool the server adds later (`notifications/tools/list_changed`) is
+/// callable without the client listing again: the proxy lists the tools
+/// itself before the next call. Until a listing names it, it is denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_added_later_is_listed_again_before_the_next_call() {
+    let (mut s, sink) = gated(|g| g);
+    s.send(INIT).await;
+    s.json().await;
+    s.send(LIST).await;
+    s.json().await;
+    let extra = |id: u64| {
+        format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"read_extra\",\"arguments\":{{}}}}}}\n"
+        )
+        .into_bytes()
+    };
+    s.send(&extra(5)).await;
+    let denied = s.json().await;
+    assert_eq!(denied["result"]["isError"], true, "not listed yet: {denied}");
+    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"test/add_tool\"}\n")
+        .await;
+    let notice = s.json().await;
+    assert_eq!(notice["method"], "notifications/tools/list_changed", "relayed");
+    assert_eq!(s.json().await["id"], 6);
+    s.send(&extra(7)).await;
+    let ran = s.json().await;
+    assert_eq!(ran["id"], 7, "{ran}");
+    assert_eq!(ran["result"]["isError"], false, "{ran}");
+    assert_eq!(sink.records().last().unwrap().verdict, "approved");
+    let upstream = String::from_utf8(s.upstream_received()).unwrap();
+    let listings = upstream.matches("\"method\":\"tools/list\"").count();
+    assert_eq!(listings, 2, "the client's and the proxy's own: {upstream}");
+    let _ = s.finish().await;
+}
+
+/// The server may not use the gateway's id namespace for requests to the
+/// client: the proxy refuses them (an error to the server) and the client
+/// never sees them, so no answer of the client's can be confused with an
+/// answer to the gateway's own requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_requests_with_the_gateways_ids_are_refused() {
+    let (mut s, _sink) = gated(|g| g);
+    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/own_id_request\"}\n")
+        .await;
+    let answer = s.json().await;
+    assert_eq!(answer["id"], 1, "the roots/list request is not relayed: {answer}");
+    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n").await;
+    assert_eq!(s.json().await["id"], 2);
+    let upstream = String::from_utf8(s.upstream_received()).unwrap();
+    let refusal = upstream
+        .lines()
+        .find(|l| l.contains("attesta-0000"))
+        .unwrap_or_else(|| panic!("no refusal sent upstream: {upstream}"));
+    let refusal: Value = serde_json::from_str(refusal).unwrap();
+    assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+    // The client's own requests may not use it either.
+    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":\"attesta-1\",\"method\":\"ping\"}\n")
+        .await;
+    let refused = s.json().await;
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    let _ = s.finish().await;
+}
