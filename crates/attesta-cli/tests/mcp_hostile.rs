@@ -228,9 +228,7 @@ fn ambiguous_messages_are_rejected_and_never_forwarded() {
         format!(
             r#"{{"jsonrpc":"2.0","id":15,"Method":"tools/call","params":{{"name":"danger",{args}}}}}"#
         ),
-        format!(
-            r#"{{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{{"name":"safe_read","arguments":{{"key":"a"}},"Arguments":{{"key":"b"}}}}}}"#
-        ),
+        r#"{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{"name":"safe_read","arguments":{"key":"a"},"Arguments":{"key":"b"}}}"#.to_owned(),
         format!(
             r#"{{"jsonrpc":"2.0","id":17,"method":"tools/\u0063all ","params":{{"name":"danger",{args}}}}}"#
         ),

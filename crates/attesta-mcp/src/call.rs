@@ -2,6 +2,7 @@
 //! while other traffic flows, then forwarded to the upstream or answered
 //! with a denial (or, if the client cancelled it, neither).
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -174,9 +175,10 @@ fn unlisted(name: &str, listed: &[String]) -> String {
     );
     match resembles {
         Some(listed) => {
-            reason.push_str(&format!(
+            let _ = write!(
+                reason,
                 "; it resembles the listed tool `{listed}`: call that name exactly"
-            ));
+            );
         }
         None => reason.push_str("; call one of the tools the server lists, by its exact name"),
     }

@@ -98,14 +98,15 @@ const MAX_ID_BYTES: usize = 256;
 /// `null`: the answer then goes to nobody in particular, which is safe.
 #[derive(Debug, Default)]
 struct IdScanner {
+    /// Before the first value, inside it, or given up on.
+    phase: Phase,
     /// Nesting depth: 1 inside the top-level object.
     depth: usize,
-    /// Inside a string, and whether the previous byte was a backslash.
-    in_string: bool,
-    escaped: bool,
+    /// Where the scan is relative to string literals.
+    string: InString,
     /// At depth 1: the next string is a key (not a value).
     expect_key: bool,
-    /// The key being read at depth 1 (only short keys matter).
+    /// The key being read at depth 1 (`None` once it cannot be `id`).
     key: Option<Vec<u8>>,
     /// The last key read at depth 1, waiting for its value.
     last_key: Vec<u8>,
@@ -113,100 +114,127 @@ struct IdScanner {
     capture: Option<Vec<u8>>,
     /// The `id` values found.
     ids: Vec<Vec<u8>>,
-    /// The top level is not an object (or the id was unreadable).
-    spoiled: bool,
-    started: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing but whitespace yet.
+    #[default]
+    Start,
+    /// Inside the top-level object.
+    Object,
+    /// Not an object, or an id nobody can answer: the result is `null`.
+    Spoiled,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum InString {
+    #[default]
+    Outside,
+    Inside,
+    /// Inside, right after a backslash.
+    Escape,
 }
 
 impl IdScanner {
     fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.step(b);
-        }
-    }
-
-    fn step(&mut self, b: u8) {
-        if self.spoiled {
-            return;
-        }
-        if let Some(capture) = &mut self.capture {
-            let ends_scalar =
-                !self.in_string && matches!(b, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t');
-            if ends_scalar {
-                self.finish_capture();
-            } else {
-                if capture.len() >= MAX_ID_BYTES {
-                    self.spoiled = true;
-                    return;
-                }
-                capture.push(b);
-                if self.in_string {
-                    self.string_byte(b);
-                    if !self.in_string {
-                        self.finish_capture();
-                    }
-                    return;
-                }
-                if b == b'"' {
-                    self.in_string = true;
-                    return;
-                }
-                if matches!(b, b'{' | b'[') {
-                    // An object or array id: not one anybody can answer.
-                    self.spoiled = true;
-                }
+            if self.phase == Phase::Spoiled {
                 return;
             }
         }
-        if self.in_string {
-            if let Some(key) = &mut self.key {
-                if b == b'\\' {
-                    // An escaped key might spell `id`; do not guess.
-                    self.key = None;
-                } else if b != b'"' && key.len() < 8 {
-                    key.push(b);
-                } else if b != b'"' {
-                    self.key = None;
-                }
-            }
+    }
+
+    fn in_string(&self) -> bool {
+        self.string != InString::Outside
+    }
+
+    fn step(&mut self, b: u8) {
+        if self.phase == Phase::Spoiled {
+            return;
+        }
+        if self.capture.is_some() && self.capture_step(b) {
+            return;
+        }
+        if self.in_string() {
+            self.key_byte(b);
             self.string_byte(b);
-            if !self.in_string && self.depth == 1 && self.expect_key {
+            if !self.in_string() && self.depth == 1 && self.expect_key {
                 self.last_key = self.key.take().unwrap_or_default();
                 self.expect_key = false;
             }
             return;
         }
         match b {
-            b' ' | b'\n' | b'\r' | b'\t' => {}
+            b' ' | b'\n' | b'\r' | b'\t' | b':' => {}
             b'{' | b'[' => {
-                if !self.started {
-                    self.started = true;
+                if self.phase == Phase::Start {
                     if b == b'[' {
-                        self.spoiled = true;
+                        self.phase = Phase::Spoiled;
                         return;
                     }
+                    self.phase = Phase::Object;
                     self.expect_key = true;
                 }
                 self.depth += 1;
             }
             b'}' | b']' => self.depth = self.depth.saturating_sub(1),
             b',' if self.depth == 1 => self.expect_key = true,
-            b':' => {}
             b'"' => {
-                self.in_string = true;
+                self.string = InString::Inside;
                 if self.depth == 1 && self.expect_key {
                     self.key = Some(Vec::new());
                 } else {
                     self.begin_value(b);
                 }
             }
-            _ => {
-                if !self.started {
-                    self.spoiled = true;
-                    return;
-                }
-                self.begin_value(b);
+            _ if self.phase == Phase::Start => self.phase = Phase::Spoiled,
+            _ => self.begin_value(b),
+        }
+    }
+
+    /// One byte of the id's value; returns whether it was consumed (a byte
+    /// that ends a number or literal is not: it is structure).
+    fn capture_step(&mut self, b: u8) -> bool {
+        let in_string = self.in_string();
+        let ends_scalar = !in_string && matches!(b, b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t');
+        if ends_scalar {
+            self.finish_capture();
+            return false;
+        }
+        let Some(capture) = &mut self.capture else {
+            return false;
+        };
+        if capture.len() >= MAX_ID_BYTES || (!in_string && matches!(b, b'{' | b'[')) {
+            // Too long to keep, or an object or array id nobody can answer.
+            self.phase = Phase::Spoiled;
+            return true;
+        }
+        capture.push(b);
+        if in_string {
+            self.string_byte(b);
+            if !self.in_string() {
+                self.finish_capture();
             }
+        } else if b == b'"' {
+            self.string = InString::Inside;
+        }
+        true
+    }
+
+    /// A byte of a key being read at depth 1.
+    fn key_byte(&mut self, b: u8) {
+        let Some(key) = &mut self.key else { return };
+        if self.string == InString::Inside && b == b'"' {
+            return; // the closing quote
+        }
+        if b == b'\\' || key.len() >= 8 {
+            // An escaped key might spell `id`: do not guess. Long keys are
+            // not `id` either.
+            self.key = None;
+        } else {
+            key.push(b);
         }
     }
 
@@ -219,27 +247,26 @@ impl IdScanner {
     }
 
     fn string_byte(&mut self, b: u8) {
-        if self.escaped {
-            self.escaped = false;
-        } else if b == b'\\' {
-            self.escaped = true;
-        } else if b == b'"' {
-            self.in_string = false;
-        }
+        self.string = match (self.string, b) {
+            (InString::Escape, _) => InString::Inside,
+            (InString::Inside, b'\\') => InString::Escape,
+            (InString::Inside, b'"') => InString::Outside,
+            (state, _) => state,
+        };
     }
 
     fn finish_capture(&mut self) {
         if let Some(capture) = self.capture.take() {
             self.ids.push(capture);
         }
-        self.in_string = false;
+        self.string = InString::Outside;
     }
 
     fn id(mut self) -> Value {
-        if self.capture.is_some() && !self.in_string {
+        if self.capture.is_some() && !self.in_string() {
             self.finish_capture();
         }
-        if self.spoiled || self.ids.len() != 1 {
+        if self.phase == Phase::Spoiled || self.ids.len() != 1 {
             return Value::Null;
         }
         match serde_json::from_slice::<Value>(&self.ids[0]) {
@@ -252,6 +279,7 @@ impl IdScanner {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -313,5 +341,47 @@ mod tests {
             reader.next().await,
             Some(Frame::TooLong { id: Value::Null })
         );
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            "[\"\\\\{}\\[\\],:id ]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("(id|x|\\PC{0,6})", inner), 0..6)
+                    .prop_map(|entries| { Value::Object(entries.into_iter().collect()) }),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever surrounds it, the scanner finds the same top-level id
+        /// serde_json reads (or `null` when there is none to answer).
+        #[test]
+        fn the_scanner_agrees_with_serde_json(
+            id in prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                "\\PC{0,40}".prop_map(Value::from),
+            ],
+            before in proptest::collection::vec(("[a-z]{1,6}", json_value()), 0..4),
+            after in proptest::collection::vec(("[a-z]{1,6}", json_value()), 0..4),
+        ) {
+            let mut members: Vec<String> = Vec::new();
+            for (key, value) in before.iter().filter(|(k, _)| k != "id") {
+                members.push(format!("{}:{value}", Value::from(key.clone())));
+            }
+            members.push(format!("\"id\":{id}"));
+            for (key, value) in after.iter().filter(|(k, _)| k != "id") {
+                members.push(format!("{}:{value}", Value::from(key.clone())));
+            }
+            let text = format!("{{{}}}", members.join(","));
+            prop_assert_eq!(scan(&text), id);
+        }
     }
 }

@@ -78,9 +78,8 @@ pub(crate) fn parse(line: &[u8], depth: Depth) -> Parsed {
         id_ambiguous: Cell::new(false),
     };
     let mut de = serde_json::Deserializer::from_slice(line);
-    let value = match (Node { reader: &reader }).deserialize(&mut de) {
-        Ok(value) => value,
-        Err(_) => return Parsed::Malformed,
+    let Ok(value) = (Node { reader: &reader }).deserialize(&mut de) else {
+        return Parsed::Malformed;
     };
     if de.end().is_err() {
         return Parsed::Malformed;

@@ -153,11 +153,17 @@ async fn a_tool_added_later_is_listed_again_before_the_next_call() {
     };
     s.send(&extra(5)).await;
     let denied = s.json().await;
-    assert_eq!(denied["result"]["isError"], true, "not listed yet: {denied}");
+    assert_eq!(
+        denied["result"]["isError"], true,
+        "not listed yet: {denied}"
+    );
     s.send(b"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"test/add_tool\"}\n")
         .await;
     let notice = s.json().await;
-    assert_eq!(notice["method"], "notifications/tools/list_changed", "relayed");
+    assert_eq!(
+        notice["method"], "notifications/tools/list_changed",
+        "relayed"
+    );
     assert_eq!(s.json().await["id"], 6);
     s.send(&extra(7)).await;
     let ran = s.json().await;
@@ -180,8 +186,12 @@ async fn server_requests_with_the_gateways_ids_are_refused() {
     s.send(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/own_id_request\"}\n")
         .await;
     let answer = s.json().await;
-    assert_eq!(answer["id"], 1, "the roots/list request is not relayed: {answer}");
-    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n").await;
+    assert_eq!(
+        answer["id"], 1,
+        "the roots/list request is not relayed: {answer}"
+    );
+    s.send(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n")
+        .await;
     assert_eq!(s.json().await["id"], 2);
     let upstream = String::from_utf8(s.upstream_received()).unwrap();
     let refusal = upstream
