@@ -148,9 +148,10 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Unicode's `Default_Ignorable_Code_Point` property
-/// (`DerivedCoreProperties.txt`, Unicode 16 to 18: the set has not changed
-/// since Unicode 6.3): characters a renderer shows as nothing when it
-/// does not support them.
+/// (`DerivedCoreProperties.txt`, Unicode 18, the same table the skeleton
+/// step uses): characters a renderer shows as nothing when it does not
+/// support them. Kept here because the skeleton step drops them only after
+/// NFKC and case folding, and its table is private to its crate.
 fn is_default_ignorable(c: char) -> bool {
     matches!(
         u32::from(c),
