@@ -8,12 +8,14 @@
 //!   call); here they must cost time linear in their length.
 //! * `arguments_scaling`: the same benign argument at 16 KiB, 128 KiB and
 //!   1 MiB; the per-byte throughput should stay flat.
+//! * `names`: `attesta::names::fold` on short names, ASCII and not. It runs
+//!   whenever overrides or domain rules compare a name by its fold.
 //!
 //! Run: `cargo bench -p attesta --bench scoring`.
 
 use std::hint::black_box;
 
-use attesta::{ActionContext, DefaultRiskScorer, RiskScorer};
+use attesta::{ActionContext, DefaultRiskScorer, RiskScorer, names};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// A scorer that has already seen `ctx`'s function often enough for novelty
@@ -90,5 +92,18 @@ fn scaling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, typical, adversarial, scaling);
+fn folding(c: &mut Criterion) {
+    let mut group = c.benchmark_group("names");
+    for (label, name) in [
+        ("fold/ascii_delete_note", "delete_note"),
+        ("fold/ascii_terraform_destroy", "TERRAFORM_DESTROY"),
+        ("fold/cyrillic_terraform_destroy", "terraform_d\u{435}stroy"),
+        ("fold/fullwidth_zwsp_danger", "\u{ff44}an\u{200b}ger"),
+    ] {
+        group.bench_function(label, |b| b.iter(|| names::fold(black_box(name))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, typical, adversarial, scaling, folding);
 criterion_main!(benches);

@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`context`] | [`ActionContext`]: the intercepted call |
 //! | [`value`] | argument values and their Python-compatible rendering |
+//! | [`names`] | comparison keys for action names, so near-misses are gated too |
 //! | [`risk`] | [`RiskScorer`], [`DefaultRiskScorer`] (reference-exact numbers), combinators |
 //! | [`domain`] | industry profiles: domain scoring, escalation rules, presets |
 //! | [`environment`] | environment multipliers and detection |
@@ -47,6 +48,7 @@ pub mod domain;
 pub mod environment;
 pub mod events;
 pub mod gate;
+pub mod names;
 pub mod policy;
 pub mod risk;
 pub mod shared_file;

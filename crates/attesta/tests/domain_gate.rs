@@ -107,6 +107,50 @@ domains:
     assert_eq!(previewed, ChallengeType::MultiParty);
 }
 
+/// Near-misses of gated names, through a real policy file: a look-alike of
+/// a critical action is CRITICAL, a look-alike of a shorthand rule's action
+/// needs the rule's approvers, a look-alike of a safe action is not capped.
+#[tokio::test]
+async fn near_misses_of_gated_names_are_gated_at_least_as_high() {
+    let yaml = "\
+domains:
+  - devops
+  - healthcare:
+      escalation_rules:
+        phi_access: 3
+";
+    let (engine, _channel, _sink, _dir) = engine(yaml);
+    for name in [
+        "TERRAFORM_DESTROY",
+        "terraform_destroy\u{200b}",
+        "terraform_d\u{435}stroy",
+    ] {
+        let ctx = ActionContext::new(name).with_environment("development");
+        let decision = engine.evaluate(&ctx).await;
+        assert_eq!(decision.risk.level, RiskLevel::Critical, "{name:?}");
+        assert!(!decision.is_approved(), "{name:?}");
+    }
+    for name in ["PHI_ACCESS", "phi_\u{430}ccess", "phi_access\u{2060}"] {
+        let ctx = ActionContext::new(name).with_environment("staging");
+        let preview = engine.preview_decision(&ctx);
+        assert_eq!(preview.challenge, ChallengeType::MultiParty, "{name:?}");
+        assert_eq!(preview.required_approvers, 3, "{name:?}");
+    }
+    // Merged profiles keep only the safe actions all members share, so the
+    // safe cap is tried on devops alone.
+    let (engine, _channel, _sink, _dir) = self::engine("domain: devops\n");
+    let safe = |name: &str| {
+        let ctx = ActionContext::new(name).with_environment("staging");
+        let (risk, _, _) = engine.preview(&ctx);
+        risk.factors
+            .iter()
+            .any(|f| f.name.starts_with("safe_action"))
+    };
+    assert!(safe("kubectl_get"));
+    assert!(!safe("kubectl_g\u{435}t"), "a look-alike is not safe");
+    assert!(!safe("kubectl_get\u{200b}"), "a look-alike is not safe");
+}
+
 #[tokio::test]
 async fn a_safe_action_name_does_not_hide_a_dangerous_argument() {
     let (engine, _channel, _sink, _dir) = engine("domain: [devops, data-pipeline]\n");

@@ -320,6 +320,214 @@ async fn code_and_config_overrides_combine_to_the_higher_level() {
     assert_eq!(attesta.evaluate(&ctx).await.risk.level, RiskLevel::High);
 }
 
+/// A policy with these `risk.overrides` entries.
+fn overriding(entries: &[(&str, RiskLevel)]) -> Policy {
+    let mut policy = Policy::default();
+    for (name, level) in entries {
+        policy.risk_overrides.insert((*name).to_owned(), *level);
+    }
+    policy
+}
+
+/// An engine with these overrides and a fixed score, in `ci` (multiplier 1),
+/// no channel.
+fn overridden(entries: &[(&str, RiskLevel)], score: f64) -> Attesta {
+    Attesta::builder()
+        .policy(overriding(entries))
+        .scorer(fixed(score))
+        .environment("ci")
+        .build()
+        .expect("valid")
+}
+
+/// Near-misses of `danger` the security review found: case, trailing
+/// spacing, a no-break space, a NUL, a zero-width space, fullwidth and a
+/// Cyrillic а.
+const DANGER_NEAR_MISSES: [&str; 7] = [
+    "DANGER",
+    "danger ",
+    "danger\u{a0}",
+    "danger\u{0}",
+    "dan\u{200b}ger",
+    "\u{ff44}anger",
+    "d\u{430}nger",
+];
+
+#[tokio::test]
+async fn a_near_miss_of_an_override_is_gated_at_least_as_high() {
+    let attesta = overridden(&[("danger", RiskLevel::Critical)], 0.1);
+    for name in DANGER_NEAR_MISSES {
+        let decision = attesta.evaluate(&ActionContext::new(name)).await;
+        assert_eq!(decision.risk.level, RiskLevel::Critical, "{name:?}");
+        assert!(!decision.is_approved(), "{name:?}");
+        let floor = decision
+            .risk
+            .factors
+            .iter()
+            .find(|f| f.name == "override_floor")
+            .expect("the raise is explained");
+        assert_eq!(
+            floor.description,
+            "Risk level raised to critical by risk.overrides entry `danger`: this name differs \
+             from it only in case, spacing or look-alike characters"
+        );
+    }
+    // Not near-misses: other names are scored as usual.
+    for name in ["dangerous", "danger_zone", "anger"] {
+        let decision = attesta.evaluate(&ActionContext::new(name)).await;
+        assert_eq!(decision.risk.level, RiskLevel::Low, "{name:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_near_miss_never_lowers_risk() {
+    let attesta = overridden(&[("read_note", RiskLevel::Low)], 0.7);
+    let exact = attesta.evaluate(&ActionContext::new("read_note")).await;
+    assert_eq!(
+        (exact.risk.score, exact.risk.level),
+        (0.15, RiskLevel::Low),
+        "the exact name is still pinned"
+    );
+    for name in ["READ_NOTE", "read_note ", "r\u{435}ad_note"] {
+        let decision = attesta.evaluate(&ActionContext::new(name)).await;
+        assert_eq!(
+            (decision.risk.score, decision.risk.level),
+            (0.7, RiskLevel::High),
+            "{name:?} keeps its computed level"
+        );
+        assert!(
+            decision
+                .risk
+                .factors
+                .iter()
+                .any(|f| f.name == "override_resemblance" && f.description.contains("`read_note`")),
+            "{name:?}: the resemblance is recorded"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_tail_rule_holds_for_exact_names_and_near_misses() {
+    let attesta = overridden(&[("deploy", RiskLevel::Critical)], 0.1);
+    let exact = attesta
+        .evaluate(&ActionContext::new("Service.deploy"))
+        .await;
+    assert_eq!(
+        (exact.risk.score, exact.risk.level),
+        (0.9, RiskLevel::Critical)
+    );
+    assert_eq!(exact.risk.factors[0].name, "manual_override");
+    for name in [
+        "Service.DEPLOY",
+        "Service.d\u{435}ploy",
+        "Service\u{ff0e}deploy",
+    ] {
+        let decision = attesta.evaluate(&ActionContext::new(name)).await;
+        assert_eq!(decision.risk.level, RiskLevel::Critical, "{name:?}");
+    }
+
+    let attesta = overridden(&[("read_note", RiskLevel::Low)], 0.7);
+    let decision = attesta
+        .evaluate(&ActionContext::new("Notes.read_note"))
+        .await;
+    assert_eq!(
+        decision.risk.level,
+        RiskLevel::Low,
+        "an exact tail still pins low"
+    );
+    let decision = attesta
+        .evaluate(&ActionContext::new("Notes.READ_NOTE"))
+        .await;
+    assert_eq!(
+        decision.risk.level,
+        RiskLevel::High,
+        "a near-miss tail does not"
+    );
+}
+
+#[tokio::test]
+async fn a_floor_survives_the_environment_and_trust() {
+    // development × 0.8 takes 0.65 (HIGH) to 0.52 (MEDIUM); the floor puts
+    // it back, and then counts as explicit: trust is not asked.
+    let trust = FakeTrust::returning(0.0);
+    let attesta = Attesta::builder()
+        .policy(overriding(&[("wipe", RiskLevel::High)]))
+        .scorer(fixed(0.65))
+        .trust(trust.clone())
+        .build()
+        .expect("valid");
+    let ctx = ActionContext::new("WIPE")
+        .with_environment("development")
+        .with_agent("bot");
+    let decision = attesta.evaluate(&ctx).await;
+    assert_eq!(
+        (decision.risk.score, decision.risk.level),
+        (0.7, RiskLevel::High)
+    );
+    assert_eq!(
+        trust.calls.load(Ordering::SeqCst),
+        0,
+        "a raised level is explicit"
+    );
+
+    // A floor below the computed level leaves it to trust, which may lower
+    // it to the floor but not past it.
+    let trust = FakeTrust::returning(0.0);
+    let attesta = Attesta::builder()
+        .policy(overriding(&[("wipe", RiskLevel::Medium)]))
+        .scorer(fixed(0.7))
+        .trust(trust.clone())
+        .environment("ci")
+        .build()
+        .expect("valid");
+    let ctx = ActionContext::new("WIPE").with_agent("bot");
+    let decision = attesta.evaluate(&ctx).await;
+    assert_eq!(trust.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        (decision.risk.score, decision.risk.level),
+        (0.45, RiskLevel::Medium)
+    );
+    let exact = attesta
+        .evaluate(&ActionContext::new("wipe").with_agent("bot"))
+        .await;
+    assert_eq!(exact.risk.level, RiskLevel::Medium);
+}
+
+#[tokio::test]
+async fn code_cannot_pin_a_near_miss_below_the_entry_it_resembles() {
+    let attesta = overridden(&[("danger", RiskLevel::Critical)], 0.1);
+    let ctx = ActionContext::new("DANGER").with_trusted_risk_override(RiskLevel::Low);
+    assert_eq!(attesta.evaluate(&ctx).await.risk.level, RiskLevel::Critical);
+    // Code may still raise above a resembling entry.
+    let attesta = overridden(&[("danger", RiskLevel::Medium)], 0.1);
+    let ctx = ActionContext::new("DANGER").with_trusted_risk_override(RiskLevel::High);
+    assert_eq!(attesta.evaluate(&ctx).await.risk.level, RiskLevel::High);
+}
+
+proptest! {
+    /// Whatever the score, the environment and trust, a near-miss of an
+    /// entry ends at least at the entry's level.
+    #[test]
+    fn a_near_miss_is_never_below_its_entry(
+        score in 0.0f64..=1.0,
+        level in prop::sample::select(RiskLevel::ALL.to_vec()),
+        name in prop::sample::select(DANGER_NEAR_MISSES.to_vec()),
+        adjusted in 0.0f64..=1.0,
+        env in prop_oneof![Just("production"), Just("ci"), Just("development")],
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let attesta = Attesta::builder()
+            .policy(overriding(&[("danger", level)]))
+            .scorer(fixed(score))
+            .trust(FakeTrust::returning(adjusted))
+            .build()
+            .unwrap();
+        let ctx = ActionContext::new(name).with_agent("bot").with_environment(env);
+        let decision = runtime.block_on(attesta.evaluate(&ctx));
+        prop_assert!(decision.risk.level >= level, "{:?} at {}", name, decision.risk.level);
+    }
+}
+
 #[tokio::test]
 async fn hint_override_is_opt_in_and_raise_only() {
     let ctx = ActionContext::new("get_users").with_hint("risk_override", "critical");

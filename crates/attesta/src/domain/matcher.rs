@@ -5,6 +5,8 @@ use std::fmt;
 use regex::{Regex, RegexBuilder};
 use serde::{Serialize, Serializer};
 
+use crate::names::fold;
+
 /// Characters that make an action entry a regular expression rather than a
 /// glob (the reference's rule, kept so its profiles mean the same here).
 const REGEX_CHARS: &[char] = &['(', ')', '[', ']', '{', '}', '+', '?', '^', '$', '|', '\\'];
@@ -30,12 +32,31 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// assert!(regex.matches("drop_db"));
 /// assert!(!regex.matches("drop_db_backup"));
 /// ```
+///
+/// Where a match only ever raises risk (critical actions, escalation rule
+/// `action:` conditions), [`ActionGlob::matches_or_resembles`] also matches
+/// near-misses of the entry: names whose [`fold`] the entry matches.
+/// [`ActionGlob::matches`] stays exact, for safe actions: a look-alike must
+/// never be capped as safe.
+///
+/// ```
+/// use attesta::domain::ActionGlob;
+/// let glob = ActionGlob::new("terraform_destroy").unwrap();
+/// let cyrillic = "terraform_d\u{435}stroy";
+/// assert!(!glob.matches(cyrillic));
+/// assert!(glob.matches_or_resembles(cyrillic));
+/// ```
 #[derive(Clone)]
 pub struct ActionGlob {
     /// The entry as written, for display and serialisation.
     source: String,
     /// The anchored, case-insensitive form.
     regex: Regex,
+    /// For a glob, the same glob with each literal part folded, matched
+    /// against folded names. `None` for a regular expression, which cannot
+    /// be folded part by part and is matched against folded names as it
+    /// is.
+    folded: Option<Regex>,
 }
 
 impl ActionGlob {
@@ -46,16 +67,26 @@ impl ActionGlob {
         if trimmed.is_empty() {
             return Err("the action name is empty; write a name or a glob such as get_*".into());
         }
-        let anchored = if trimmed.contains(REGEX_CHARS) {
+        let is_regex = trimmed.contains(REGEX_CHARS);
+        let anchored = if is_regex {
             format!("^(?:{trimmed})$")
         } else {
-            let escaped: Vec<String> = trimmed.split('*').map(regex::escape).collect();
-            format!("^{}$", escaped.join(".*"))
+            glob_regex(trimmed, str::to_owned)
         };
         let regex = compile(&anchored).map_err(|e| explain_regex_error(trimmed, &e))?;
+        let folded = if is_regex {
+            None
+        } else {
+            // `*` survives folding's step of dropping invisibles and is no
+            // confusable, but splitting first keeps it a wildcard whatever
+            // the tables say.
+            let folded = glob_regex(trimmed, fold);
+            Some(compile(&folded).map_err(|e| explain_regex_error(trimmed, &e))?)
+        };
         Ok(Self {
             source: trimmed.to_owned(),
             regex,
+            folded,
         })
     }
 
@@ -64,10 +95,36 @@ impl ActionGlob {
         &self.source
     }
 
-    /// Whether `name` as a whole matches.
+    /// Whether `name` as a whole matches (case-insensitively, nothing
+    /// else folded). The test for safe actions.
     pub fn matches(&self, name: &str) -> bool {
         self.regex.is_match(name)
     }
+
+    /// Whether `name` matches, or is a near-miss of a name that does: the
+    /// entry matches [`fold`]`(name)` (see [`ActionGlob::matches_folded`]).
+    /// Only for matches that raise risk.
+    pub fn matches_or_resembles(&self, name: &str) -> bool {
+        self.matches(name) || self.matches_folded(&fold(name))
+    }
+
+    /// Whether a name already passed through [`fold`] matches the entry
+    /// over folded text: a glob with its literal parts folded (`*` still a
+    /// wildcard), or a regular expression as written. For callers that
+    /// fold a name once and test it against many entries.
+    pub fn matches_folded(&self, folded_name: &str) -> bool {
+        self.folded
+            .as_ref()
+            .unwrap_or(&self.regex)
+            .is_match(folded_name)
+    }
+}
+
+/// The anchored expression for a glob: each part between `*`s mapped by
+/// `part` and escaped, the `*`s as `.*`.
+fn glob_regex(glob: &str, part: impl Fn(&str) -> String) -> String {
+    let escaped: Vec<String> = glob.split('*').map(|p| regex::escape(&part(p))).collect();
+    format!("^{}$", escaped.join(".*"))
 }
 
 impl fmt::Debug for ActionGlob {
@@ -239,6 +296,45 @@ mod tests {
         let g = ActionGlob::new("a.b").unwrap();
         assert!(g.matches("a.b"));
         assert!(!g.matches("axb"), "a dot in a glob is literal");
+    }
+
+    #[test]
+    fn near_misses_match_only_through_matches_or_resembles() {
+        let g = ActionGlob::new("terraform_destroy").unwrap();
+        for name in [
+            "TERRAFORM_DESTROY",
+            "terraform_destroy\u{200b}",
+            "terraform_d\u{435}stroy",
+            "\u{ff54}erraform_destroy",
+            " terraform_destroy",
+        ] {
+            assert!(g.matches_or_resembles(name), "{name:?}");
+        }
+        for name in ["terraform_destroy\u{200b}", "terraform_d\u{435}stroy"] {
+            assert!(!g.matches(name), "{name:?}: matches stays exact");
+        }
+        assert!(!g.matches_or_resembles("terraform-destroy"));
+        assert!(!g.matches_or_resembles("terraform_destroy_plan"));
+    }
+
+    #[test]
+    fn folded_globs_keep_their_wildcards() {
+        let g = ActionGlob::new("drop_*_now").unwrap();
+        assert!(g.matches_or_resembles("DR\u{41e}P_everything_N\u{41e}W"));
+        assert!(!g.matches_or_resembles("drop_everything_later"));
+        // An entry written with look-alikes matches the plain name too.
+        let g = ActionGlob::new("\u{ff52}m_*").unwrap();
+        assert!(g.matches_or_resembles("rm_tree"));
+        assert!(!g.matches("rm_tree"));
+    }
+
+    #[test]
+    fn regex_entries_match_folded_names_as_written() {
+        let g = ActionGlob::new("drop_(table|db)").unwrap();
+        assert!(g.matches_or_resembles("DR\u{41e}P_DB"));
+        assert!(g.matches_or_resembles("drop_\u{200b}table"));
+        assert!(!g.matches_or_resembles("drop_index"));
+        assert!(!g.matches("dr\u{43e}p_db"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::matcher::{ActionGlob, SensitiveTerm};
 use super::rule::EscalationRule;
 use super::template::ChallengeTemplate;
 use crate::context::ActionContext;
+use crate::names::fold;
 use crate::risk::RiskLevel;
 
 /// Which text of a call a [`RiskPattern`] searches.
@@ -230,16 +231,41 @@ impl DomainProfile {
     pub const DEFAULT_PRODUCTION_MULTIPLIER: f64 = 1.5;
 
     /// Whether `function_name` is a critical action: its whole name, or the
-    /// part after the last `.` (`Db.drop_table`), matches an entry.
+    /// part after the last `.` (`Db.drop_table`), matches an entry, or
+    /// differs from a match only in case, spacing, invisible or look-alike
+    /// characters ([`ActionGlob::matches_or_resembles`]): a near-miss of a
+    /// critical action is critical too.
     pub fn is_critical_action(&self, function_name: &str) -> bool {
+        if self.critical_actions.is_empty() {
+            return false;
+        }
         let tail = function_name.rsplit_once('.').map(|(_, t)| t);
-        self.critical_actions
+        if self
+            .critical_actions
             .iter()
             .any(|g| g.matches(function_name) || tail.is_some_and(|t| g.matches(t)))
+        {
+            return true;
+        }
+        // Folded once for every entry. The folded name's own tail and the
+        // fold of the raw tail differ when folding makes or drops a dot
+        // (a fullwidth full stop); either counts.
+        let folded = fold(function_name);
+        let folded_tail = folded.rsplit_once('.').map(|(_, t)| t);
+        let raw_tail_folded = tail.map(fold);
+        self.critical_actions.iter().any(|g| {
+            g.matches_folded(&folded)
+                || folded_tail.is_some_and(|t| g.matches_folded(t))
+                || raw_tail_folded
+                    .as_deref()
+                    .is_some_and(|t| g.matches_folded(t))
+        })
     }
 
     /// Whether `function_name` as a whole matches a safe entry. Only the
-    /// whole name counts: a qualified name is safe only if listed so.
+    /// whole name counts: a qualified name is safe only if listed so. Nor
+    /// is a near-miss of a safe name safe: apart from case, names must
+    /// match as written ([`ActionGlob::matches`]).
     pub fn is_safe_action(&self, function_name: &str) -> bool {
         self.safe_actions.iter().any(|g| g.matches(function_name))
     }

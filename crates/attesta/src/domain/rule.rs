@@ -147,7 +147,7 @@ impl Comparison {
 /// | `matches_pattern:NAME` | a risk pattern of the profile named exactly `NAME` matches the call |
 /// | `environment:NAME` | the call's environment is `NAME` (any case) |
 /// | `risk_level:LEVEL` | the assessed level is `LEVEL` (any case) |
-/// | `action:GLOB` | the action's whole name matches `GLOB` (an addition: what the `NAME: N` shorthand creates) |
+/// | `action:GLOB` | the action's whole name matches `GLOB`, or is a near-miss of a name that does (an addition: what the `NAME: N` shorthand creates) |
 ///
 /// ```
 /// use attesta::domain::Condition;
@@ -238,7 +238,11 @@ impl Condition {
             Self::MatchesPattern(name) => facts.matched_patterns.iter().any(|p| p == name),
             Self::Environment(env) => facts.environment.to_lowercase() == *env,
             Self::RiskLevel(level) => facts.level == *level,
-            Self::Action(glob) => glob.matches(facts.action),
+            // Rules only ever raise the bar, so a look-alike of a named
+            // action meets it too.
+            Self::Action(glob) => {
+                glob.matches(facts.action) || glob.matches_folded(facts.folded_action)
+            }
         }
     }
 }
@@ -282,6 +286,8 @@ impl Serialize for Condition {
 #[derive(Debug, Clone)]
 pub(crate) struct Facts<'a> {
     pub(crate) action: &'a str,
+    /// [`crate::names::fold`] of `action`, computed once per call.
+    pub(crate) folded_action: &'a str,
     pub(crate) environment: &'a str,
     pub(crate) score: f64,
     pub(crate) level: RiskLevel,
@@ -341,11 +347,17 @@ impl EscalationRule {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
+    use crate::names::fold;
+
+    static FOLDED_ACTION: LazyLock<String> = LazyLock::new(|| fold("terraform_destroy"));
 
     fn facts(score: f64, level: RiskLevel) -> Facts<'static> {
         Facts {
             action: "terraform_destroy",
+            folded_action: &FOLDED_ACTION,
             environment: "Production",
             score,
             level,
@@ -413,6 +425,31 @@ mod tests {
         ] {
             assert!(Condition::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn action_conditions_hold_for_near_misses_of_the_action() {
+        let condition = Condition::parse("action:terraform_destroy").unwrap();
+        for name in [
+            "TERRAFORM_DESTROY",
+            "terraform_destroy\u{200b}",
+            "terraform_d\u{435}stroy",
+        ] {
+            let folded = fold(name);
+            let f = Facts {
+                action: name,
+                folded_action: &folded,
+                ..facts(0.1, RiskLevel::Low)
+            };
+            assert!(condition.holds(&f), "{name:?}");
+        }
+        let folded = fold("terraform_destroy_plan");
+        let other = Facts {
+            action: "terraform_destroy_plan",
+            folded_action: &folded,
+            ..facts(0.1, RiskLevel::Low)
+        };
+        assert!(!condition.holds(&other));
     }
 
     #[test]

@@ -29,7 +29,9 @@ use crate::risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskScorer};
 /// 7. Clamp to `0..=1`.
 ///
 /// Unlike the reference, names match critical/safe entries as whole names
-/// and a critical action stays CRITICAL whatever follows.
+/// and a critical action stays CRITICAL whatever follows. A near-miss of a
+/// critical action (see [`crate::names::fold`]) is critical too; a near-miss
+/// of a safe action is not safe.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -97,10 +99,12 @@ impl DomainRiskScorer {
         let text = CallText::of(ctx);
         let matched = self.profile.matching_patterns(&text);
         let matched_patterns: Vec<&str> = matched.iter().map(|p| p.name.as_str()).collect();
+        let folded_action = crate::names::fold(&ctx.function_name);
         let facts: Vec<Facts<'_>> = risks
             .iter()
             .map(|risk| Facts {
                 action: &ctx.function_name,
+                folded_action: &folded_action,
                 environment: &ctx.environment,
                 score: risk.score,
                 level: risk.level,

@@ -174,6 +174,99 @@ fn f1_safe_entries_match_whole_names_only() {
     assert_eq!(r.score, 0.15);
 }
 
+/// Near-misses of a critical action (case, an invisible character, a
+/// Cyrillic look-alike) are critical too: the security review's names.
+#[test]
+fn near_misses_of_a_critical_action_are_critical() {
+    let ops = custom("name: ops\ncritical_actions: [terraform_destroy]\n");
+    let s = scorer(ops.clone(), 0.1);
+    for name in [
+        "terraform_destroy",
+        "TERRAFORM_DESTROY",
+        "terraform_destroy\u{200b}",
+        "terraform_d\u{435}stroy",
+        "Workspace.terraform_d\u{435}stroy",
+        "\u{ff54}erraform_destroy",
+    ] {
+        assert!(ops.is_critical_action(name), "{name:?}");
+        let r = s.assess(&ctx(name, "development"));
+        assert_eq!(r.level, RiskLevel::Critical, "{name:?}");
+        assert_eq!(
+            factors(&r),
+            [
+                ("base_score", 0.1),
+                ("critical_action_override", 0.7000000000000001)
+            ],
+            "{name:?}"
+        );
+    }
+    for name in ["terraform-destroy", "terraform_destroy_plan", "terraform"] {
+        assert!(!ops.is_critical_action(name), "{name:?}");
+    }
+
+    // The preset's critical actions work the same way.
+    let devops = preset("devops");
+    for name in [
+        "DROP_DATABASE",
+        "drop_d\u{430}tabase",
+        "rm_\u{200d}rf",
+        "Rm_Rf ",
+    ] {
+        assert!(devops.is_critical_action(name), "{name:?}");
+    }
+}
+
+/// A near-miss of a safe action is not safe: the cap applies to the names
+/// listed (in any case), never to look-alikes of them.
+#[test]
+fn near_misses_of_a_safe_action_are_not_capped() {
+    let reader = custom("name: reader\nsafe_actions: ['read_*']\n");
+    let s = scorer(reader.clone(), 0.5);
+    let capped = s.assess(&ctx("read_file", "development"));
+    assert_eq!(capped.score, DomainProfile::SAFE_CAP);
+    assert!(
+        reader.is_safe_action("READ_FILE"),
+        "case is forgiven, as before"
+    );
+    for name in [
+        "\u{ff52}ead_file",
+        "r\u{435}ad_file",
+        "read\u{200b}_file",
+        " read_file",
+    ] {
+        assert!(!reader.is_safe_action(name), "{name:?}");
+        let r = s.assess(&ctx(name, "development"));
+        assert_eq!(r.score, 0.5, "{name:?}");
+        assert_eq!(factors(&r), [("base_score", 0.5)], "{name:?}");
+    }
+}
+
+/// An `action:` rule fires for near-misses of the action; a rule that
+/// blocks still blocks.
+#[test]
+fn action_rules_fire_for_near_misses() {
+    let profile = custom(
+        "name: disks\nescalation_rules:\n  - name: no_wipes\n    condition: action:wipe_disk\n    action: block\n",
+    );
+    let s = scorer(profile, 0.1);
+    for name in [
+        "wipe_disk",
+        "WIPE_DISK",
+        "wipe_d\u{456}sk",
+        "wipe_disk\u{feff}",
+    ] {
+        let c = ctx(name, "development");
+        let r = s.assess(&c);
+        assert_eq!(
+            fired(&s, &c, &r),
+            rules(&[("no_wipes", "block")]),
+            "{name:?}"
+        );
+    }
+    let c = ctx("wipe_disks", "development");
+    assert!(fired(&s, &c, &s.assess(&c)).is_empty());
+}
+
 #[test]
 fn f1_data_pipeline_rows() {
     let s = scorer(preset("data-pipeline"), 0.30);

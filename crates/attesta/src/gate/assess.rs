@@ -2,7 +2,7 @@
 
 use crate::context::ActionContext;
 use crate::environment::risk_multiplier;
-use crate::policy::Policy;
+use crate::policy::{OverrideMatch, Policy};
 use crate::risk::{RiskAssessment, RiskFactor, RiskLevel, RiskScorer, clamp01};
 use crate::trust::TrustModel;
 use crate::value::{Value, py_float_repr};
@@ -17,20 +17,52 @@ pub(crate) struct AssessedRisk {
     /// The scorer's own assessment, before the environment (kept only when
     /// asked for: escalation rules are judged on it too).
     pub(crate) scored: Option<RiskAssessment>,
+    /// The level a resembling `risk.overrides` entry holds the action at,
+    /// when it did not decide the level itself: trust may still move a
+    /// computed level above the floor, but not below it.
+    pub(crate) floor: Option<Floor>,
+}
+
+/// A `risk.overrides` entry the action's name only resembles, and its
+/// level: the least level the action may end up at.
+#[derive(Debug, Clone)]
+pub(crate) struct Floor {
+    key: String,
+    level: RiskLevel,
+}
+
+/// What the overrides say about an action before it is scored.
+struct Claims {
+    /// An absolute level (code's override, an exact policy entry) and its
+    /// source as named in the factor.
+    absolute: Option<(RiskLevel, &'static str)>,
+    /// A resembling policy entry's level. Applies with or without an
+    /// absolute level: code pinning a look-alike name low does not get past
+    /// the entry it resembles.
+    floor: Option<Floor>,
 }
 
 /// Override sources, strongest claim first in messages.
-fn explicit_level(ctx: &ActionContext, policy: &Policy) -> Option<(RiskLevel, &'static str)> {
+fn claims(ctx: &ActionContext, policy: &Policy) -> Claims {
     let code = ctx.trusted_risk_override.map(|l| (l, "the calling code"));
-    let config = policy
-        .override_for(&ctx.function_name)
-        .map(|l| (l, "risk.overrides in the policy"));
+    let (config, floor) = match policy.override_for(&ctx.function_name) {
+        Some(OverrideMatch::Exact(level)) => (Some((level, "risk.overrides in the policy")), None),
+        Some(OverrideMatch::Resembles { key, level }) => (
+            None,
+            Some(Floor {
+                key: key.to_owned(),
+                level,
+            }),
+        ),
+        None => (None, None),
+    };
     // When code and configuration disagree, the higher level wins: an
     // explicit override is a floor that nobody else may lower.
-    match (code, config) {
+    let absolute = match (code, config) {
         (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
         (a, b) => a.or(b),
-    }
+    };
+    Claims { absolute, floor }
 }
 
 fn override_assessment(level: RiskLevel, source: &str) -> RiskAssessment {
@@ -48,8 +80,40 @@ fn override_assessment(level: RiskLevel, source: &str) -> RiskAssessment {
     }
 }
 
+/// Raises `risk` to `floor` if it is below it. Returns whether it did; a
+/// level at or above the floor only gains a factor saying the resemblance
+/// was noticed and changed nothing.
+fn apply_floor(risk: &mut RiskAssessment, floor: &Floor) -> bool {
+    let Floor { key, level } = floor;
+    if risk.level >= *level {
+        risk.factors.push(RiskFactor::new(
+            "override_resemblance",
+            0.0,
+            format!(
+                "This name resembles risk.overrides entry `{key}` ({level}) but is not it; \
+                 the level {} stands: a look-alike name never lowers risk",
+                risk.level
+            ),
+        ));
+        return false;
+    }
+    let old = risk.score;
+    let score = level.representative_score();
+    risk.factors.push(RiskFactor::new(
+        "override_floor",
+        score - old,
+        format!(
+            "Risk level raised to {level} by risk.overrides entry `{key}`: this name differs \
+             from it only in case, spacing or look-alike characters"
+        ),
+    ));
+    risk.score = score;
+    risk.level = *level;
+    true
+}
+
 /// Scores `ctx` (or applies an override), then applies the environment
-/// multiplier and the opt-in hint override.
+/// multiplier, a resembling override's floor and the opt-in hint override.
 pub(crate) fn assess(
     ctx: &ActionContext,
     environment: &str,
@@ -58,12 +122,18 @@ pub(crate) fn assess(
     keep_raw: bool,
 ) -> AssessedRisk {
     let mut warnings = Vec::new();
-    if let Some((level, source)) = explicit_level(ctx, policy) {
+    let Claims { absolute, floor } = claims(ctx, policy);
+    if let Some((level, source)) = absolute {
+        let mut risk = override_assessment(level, source);
+        if let Some(floor) = &floor {
+            apply_floor(&mut risk, floor);
+        }
         return AssessedRisk {
-            risk: override_assessment(level, source),
+            risk,
             explicit: true,
             warnings,
             scored: None,
+            floor: None,
         };
     }
     let mut risk = scorer.assess(ctx);
@@ -73,6 +143,12 @@ pub(crate) fn assess(
     risk.level = RiskLevel::from_clamped(risk.score);
     let before_environment = keep_raw.then(|| risk.clone());
     apply_environment(&mut risk, environment);
+    // After the environment, so that no multiplier takes a look-alike name
+    // below its entry's level. A floor that raised the level decides it, as
+    // an exact entry would, so trust may not move it; one that did not stays
+    // with the assessment to stop trust going below it.
+    let raised = floor.as_ref().is_some_and(|f| apply_floor(&mut risk, f));
+    let floor = if raised { None } else { floor };
 
     if let Some(hint) = ctx
         .hints
@@ -95,6 +171,7 @@ pub(crate) fn assess(
                     explicit: true,
                     warnings,
                     scored: before_environment,
+                    floor: None,
                 };
             }
             (true, Some(_)) => {}
@@ -102,9 +179,10 @@ pub(crate) fn assess(
     }
     AssessedRisk {
         risk,
-        explicit: false,
+        explicit: raised,
         warnings,
         scored: before_environment,
+        floor,
     }
 }
 
@@ -142,8 +220,9 @@ fn apply_environment(risk: &mut RiskAssessment, environment: &str) {
 }
 
 /// Applies trust for `agent_id`, unless the level is explicit or already
-/// CRITICAL (trust may raise a level, never lower CRITICAL). Returns the
-/// score before adjustment when one was made.
+/// CRITICAL (trust may raise a level, never lower CRITICAL), and never below
+/// the floor of a resembling `risk.overrides` entry. Returns the score
+/// before adjustment when one was made.
 pub(crate) fn apply_trust(
     assessed: &mut AssessedRisk,
     trust: &dyn TrustModel,
@@ -163,6 +242,11 @@ pub(crate) fn apply_trust(
     ));
     risk.score = adjusted;
     risk.level = RiskLevel::from_clamped(adjusted);
+    if let Some(floor) = assessed.floor.as_ref().filter(|f| risk.level < f.level) {
+        // Trust judges the agent, not the name: it may not take a
+        // look-alike below the level of the entry it resembles.
+        apply_floor(risk, floor);
+    }
     Some(old)
 }
 

@@ -10,6 +10,9 @@
 //!   challenge map, shadow/audit-only modes or fail-open;
 //! - explicit overrides are absolute: not scaled by the environment, not moved
 //!   by trust;
+//! - a name that only resembles a `risk.overrides` entry (see
+//!   [`crate::names::fold`]) is gated at least at the entry's level, by the
+//!   scorer, the environment and trust alike;
 //! - the audit record is written before the action runs;
 //! - the minimum review time applies only where a human was asked.
 

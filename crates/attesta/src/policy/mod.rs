@@ -444,15 +444,98 @@ impl Policy {
         Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)
     }
 
-    /// The absolute level configured for an action, matching the exact name
-    /// first and then the part after the last `.` (`Service.deploy` →
-    /// `deploy`).
-    pub fn override_for(&self, function_name: &str) -> Option<RiskLevel> {
+    /// The `risk.overrides` entry that applies to an action, if any.
+    ///
+    /// An entry named exactly like the action, or else like the part after
+    /// its last `.` (`Service.deploy` → `deploy`), gives an absolute level
+    /// ([`OverrideMatch::Exact`]). Failing that, entries that are near-misses
+    /// of the name or of that part under [`crate::names::fold`] (`DANGER`,
+    /// `danger `, `dаnger` with a Cyrillic `а` for the entry `danger`) give
+    /// the highest of their levels as a floor ([`OverrideMatch::Resembles`]):
+    /// a look-alike name is gated at least as high as the entry, never
+    /// lower.
+    ///
+    /// ```
+    /// use attesta::policy::{OverrideMatch, Policy};
+    /// use attesta::RiskLevel;
+    ///
+    /// let mut policy = Policy::default();
+    /// policy.risk_overrides.insert("danger".into(), RiskLevel::Critical);
+    /// assert_eq!(policy.override_for("danger"), Some(OverrideMatch::Exact(RiskLevel::Critical)));
+    /// assert_eq!(
+    ///     policy.override_for("Tools.DANGER"),
+    ///     Some(OverrideMatch::Resembles { key: "danger", level: RiskLevel::Critical })
+    /// );
+    /// assert_eq!(policy.override_for("dangerous"), None);
+    /// ```
+    pub fn override_for(&self, function_name: &str) -> Option<OverrideMatch<'_>> {
         if let Some(level) = self.risk_overrides.get(function_name) {
-            return Some(*level);
+            return Some(OverrideMatch::Exact(*level));
         }
-        let (_, tail) = function_name.rsplit_once('.')?;
-        self.risk_overrides.get(tail).copied()
+        let tail = function_name.rsplit_once('.').map(|(_, tail)| tail);
+        if let Some(level) = tail.and_then(|tail| self.risk_overrides.get(tail)) {
+            return Some(OverrideMatch::Exact(*level));
+        }
+        self.resembling_override(function_name, tail)
+    }
+
+    /// The highest-level entry whose fold equals the fold of the name or of
+    /// its tail (the first such entry on a tie, so messages are stable).
+    fn resembling_override(
+        &self,
+        function_name: &str,
+        tail: Option<&str>,
+    ) -> Option<OverrideMatch<'_>> {
+        if self.risk_overrides.is_empty() {
+            return None;
+        }
+        let folded = crate::names::fold(function_name);
+        // The tail of the folded name and the fold of the raw tail differ
+        // when folding makes or removes a dot (`Svc．deploy`, fullwidth
+        // full stop); either one resembling an entry is enough.
+        let folded_tail = folded.rsplit_once('.').map(|(_, t)| t.to_owned());
+        let raw_tail_folded = tail.map(crate::names::fold);
+        let candidates = [Some(folded), folded_tail, raw_tail_folded];
+        let mut best: Option<(&str, RiskLevel)> = None;
+        for (key, level) in &self.risk_overrides {
+            if best.is_some_and(|(_, best_level)| *level <= best_level) {
+                continue;
+            }
+            let key_folded = crate::names::fold(key);
+            if candidates.iter().flatten().any(|c| *c == key_folded) {
+                best = Some((key.as_str(), *level));
+            }
+        }
+        best.map(|(key, level)| OverrideMatch::Resembles { key, level })
+    }
+}
+
+/// How a `risk.overrides` entry applies to an action (see
+/// [`Policy::override_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideMatch<'a> {
+    /// An entry is the action's name, or the part after its last `.`: its
+    /// level is the action's level, whatever the scorer says (it may lower
+    /// risk, as `read_note: low` does).
+    Exact(RiskLevel),
+    /// No entry is the name, but `key` differs from it (or from the part
+    /// after its last `.`) only in case, spacing, invisible or look-alike
+    /// characters: the action is scored as usual and then raised to
+    /// `level` if it scored lower. Never lowers.
+    Resembles {
+        /// The entry as written in the policy.
+        key: &'a str,
+        /// The entry's level: the least level the action gets.
+        level: RiskLevel,
+    },
+}
+
+impl OverrideMatch<'_> {
+    /// The entry's level, whether it is absolute or a floor.
+    pub fn level(self) -> RiskLevel {
+        match self {
+            Self::Exact(level) | Self::Resembles { level, .. } => level,
+        }
     }
 }
 
@@ -594,8 +677,74 @@ mod tests {
         let mut p = Policy::default();
         p.risk_overrides
             .insert("deploy".into(), RiskLevel::Critical);
-        assert_eq!(p.override_for("deploy"), Some(RiskLevel::Critical));
-        assert_eq!(p.override_for("Service.deploy"), Some(RiskLevel::Critical));
+        let exact = Some(OverrideMatch::Exact(RiskLevel::Critical));
+        assert_eq!(p.override_for("deploy"), exact);
+        assert_eq!(p.override_for("Service.deploy"), exact);
         assert_eq!(p.override_for("deploy_all"), None);
+    }
+
+    fn resembles(key: &str, level: RiskLevel) -> OverrideMatch<'_> {
+        OverrideMatch::Resembles { key, level }
+    }
+
+    #[test]
+    fn near_misses_of_an_entry_resemble_it() {
+        let mut p = Policy::default();
+        p.risk_overrides
+            .insert("danger".into(), RiskLevel::Critical);
+        for name in [
+            "DANGER",
+            "danger ",
+            "danger\u{a0}",
+            "danger\u{0}",
+            "dan\u{200b}ger",
+            "\u{ff44}anger",
+            "d\u{430}nger",
+            "Tools.DANGER",
+            "Tools\u{ff0e}danger",
+        ] {
+            assert_eq!(
+                p.override_for(name),
+                Some(resembles("danger", RiskLevel::Critical)),
+                "{name:?}"
+            );
+        }
+        assert_eq!(p.override_for("dangerous"), None);
+        assert_eq!(p.override_for("danger_zone"), None);
+    }
+
+    #[test]
+    fn an_exact_entry_wins_over_resemblances() {
+        let mut p = Policy::default();
+        p.risk_overrides
+            .insert("READ_NOTE".into(), RiskLevel::Critical);
+        p.risk_overrides.insert("read_note".into(), RiskLevel::Low);
+        assert_eq!(
+            p.override_for("read_note"),
+            Some(OverrideMatch::Exact(RiskLevel::Low))
+        );
+        assert_eq!(
+            p.override_for("Notes.read_note"),
+            Some(OverrideMatch::Exact(RiskLevel::Low))
+        );
+        assert_eq!(
+            p.override_for("Read_Note"),
+            Some(resembles("READ_NOTE", RiskLevel::Critical)),
+            "the highest resembling entry gives the floor"
+        );
+    }
+
+    #[test]
+    fn the_first_entry_names_a_tie() {
+        let mut p = Policy::default();
+        p.risk_overrides.insert("Wipe".into(), RiskLevel::High);
+        p.risk_overrides.insert("WIPE".into(), RiskLevel::High);
+        p.risk_overrides
+            .insert("wipe_all".into(), RiskLevel::Critical);
+        assert_eq!(
+            p.override_for("wipe"),
+            Some(resembles("Wipe", RiskLevel::High))
+        );
+        assert_eq!(resembles("Wipe", RiskLevel::High).level(), RiskLevel::High);
     }
 }
