@@ -167,8 +167,8 @@ fn unlisted(name: &str, listed: &[String]) -> String {
              to `{shown}` was not sent; a tool call must name a tool the server lists"
         );
     }
-    let key = crate::jsonrpc::loosen(name);
-    let resembles = listed.iter().find(|l| crate::jsonrpc::loosen(l) == key);
+    let key = attesta::names::fold(name);
+    let resembles = listed.iter().find(|l| attesta::names::fold(l) == key);
     let mut reason = format!(
         "the MCP server did not list a tool named exactly `{shown}`, so the call was not sent \
          (a server that matches names loosely could run a different tool than the one judged)"

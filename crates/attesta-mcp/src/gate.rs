@@ -180,12 +180,37 @@ impl ToolGate {
         if let Some(level) = self.overrides.get(&call.name) {
             return ctx.with_trusted_risk_override(*level);
         }
+        // A name that only resembles a pinned one (case, spacing, invisible
+        // or look-alike characters) gets the pin as a floor: at least as
+        // high, never lower.
+        let mut floor = None;
+        if let Some((pinned, level)) = self.resembled_override(&call.name) {
+            ctx = ctx.with_metadata("resembles_risk_override", pinned.to_owned());
+            floor = Some(level);
+        }
         if hints.destructive {
+            floor = floor.max(Some(RiskLevel::High));
+        }
+        if let Some(floor) = floor {
             // A floor, not a pin: keep a higher computed level.
             let (risk, _, _) = self.engine.preview(&ctx);
-            ctx = ctx.with_trusted_risk_override(risk.level.max(RiskLevel::High));
+            ctx = ctx.with_trusted_risk_override(risk.level.max(floor));
         }
         ctx
+    }
+
+    /// The highest `--risk-override` whose tool name `name` is a near-miss
+    /// of, with that tool name.
+    fn resembled_override(&self, name: &str) -> Option<(&str, RiskLevel)> {
+        if self.overrides.is_empty() {
+            return None;
+        }
+        let key = attesta::names::fold(name);
+        self.overrides
+            .iter()
+            .filter(|(pinned, _)| attesta::names::fold(pinned) == key)
+            .max_by_key(|(_, level)| **level)
+            .map(|(pinned, level)| (pinned.as_str(), *level))
     }
 
     /// Decides `call`.
@@ -314,6 +339,52 @@ mod tests {
         assert_eq!(
             gate.context(&p, destructive, None).trusted_risk_override,
             Some(RiskLevel::Low)
+        );
+    }
+
+    #[test]
+    fn near_misses_of_a_pinned_tool_are_pinned_at_least_as_high_never_lower() {
+        let gate = ToolGate::new(Attesta::builder().build().unwrap())
+            .with_risk_override("danger", RiskLevel::Critical)
+            .with_risk_override("drop_table", RiskLevel::Low);
+        for name in [
+            "DANGER",
+            "danger ",
+            "d\u{430}nger",
+            "dan\u{200b}ger",
+            "\u{ff44}anger",
+        ] {
+            let c = call(&json!({"name": name}));
+            let ctx = gate.context(&c, ToolHints::default(), None);
+            assert_eq!(
+                ctx.trusted_risk_override,
+                Some(RiskLevel::Critical),
+                "{name:?}"
+            );
+            assert_eq!(
+                ctx.metadata.get("resembles_risk_override"),
+                Some(&attesta::Value::from("danger"))
+            );
+        }
+        // A near-miss of a LOW pin is scored as itself, not pinned low.
+        let c = call(&json!({"name": "DROP_TABLE", "arguments": {"sql": "DROP TABLE users"}}));
+        let scored = gate.context(&c, ToolHints::default(), None);
+        let plain = ActionContext::new("DROP_TABLE").with_kwarg("sql", "DROP TABLE users");
+        let computed = gate.engine().preview(&plain).0.level;
+        assert!(
+            computed > RiskLevel::Low,
+            "the call itself scores {computed:?}"
+        );
+        assert_eq!(scored.trusted_risk_override, Some(computed));
+        let exact = gate.context(
+            &call(&json!({"name": "drop_table"})),
+            ToolHints::default(),
+            None,
+        );
+        assert_eq!(
+            exact.trusted_risk_override,
+            Some(RiskLevel::Low),
+            "exact pins stay"
         );
     }
 

@@ -1,7 +1,6 @@
 //! Classifying JSON-RPC lines and building the replies the proxy sends itself.
 
 use serde_json::{Map, Value, json};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::strict::{self, Depth};
 
@@ -179,33 +178,19 @@ fn classify_with(line: &[u8], depth: Depth) -> Message {
 
 /// Why `method` must be refused: it is not one of the methods the gateway
 /// intercepts, but a lenient server could take it for one (case, spaces,
-/// control or invisible characters, compatibility forms).
+/// control or invisible characters, compatibility forms, look-alikes).
 fn method_near_miss(method: &str) -> Option<String> {
     if INTERCEPTED.contains(&method) {
         return None;
     }
-    let loose = loosen(method);
-    let meant = INTERCEPTED.iter().find(|m| **m == loose)?;
+    let meant = INTERCEPTED
+        .iter()
+        .find(|m| attesta::names::is_near_miss(method, m))?;
     Some(format!(
         "invalid request: the method `{}` is not `{meant}`, but a lenient server could read it \
          as `{meant}`; send `{meant}` exactly",
         method.escape_debug()
     ))
-}
-
-/// A method name as a lenient server might read it.
-pub(crate) fn loosen(method: &str) -> String {
-    method
-        .nfkc()
-        .filter(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// Format characters that render as nothing (zero-width space and joiners,
-/// word joiner, BOM, soft hyphen).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 /// A key for an id in maps: its compact JSON text (so `1` and `"1"` differ).
