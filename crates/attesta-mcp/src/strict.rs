@@ -13,7 +13,8 @@
 //! * two keys of one object that are equal after NFKC and lower-casing
 //!   (which covers exact duplicates);
 //! * a key that is not one of the JSON-RPC envelope's (or a known `params`
-//!   key) but folds to one (`Method`, `paramſ`);
+//!   key) but is a near-miss of one under [`attesta::names::fold`]
+//!   (`Method`, `paramſ`, `meth\u{200b}od`);
 //!
 //! Where the checks apply is the caller's choice ([`Depth`]): everywhere
 //! for client messages (the gated direction), only the envelope for the
@@ -41,6 +42,19 @@ const PARAMS_KEYS: &[&str] = &[
     "requestState",
     "inputResponses",
 ];
+
+/// The known key that `key` is a near-miss of, if any. Exact keys (nearly
+/// every key) cost one comparison each; only an unknown key is folded.
+fn near_miss_of(key: &str, known: &[&'static str]) -> Option<&'static str> {
+    if known.is_empty() || known.contains(&key) {
+        return None;
+    }
+    let folded = attesta::names::fold(key);
+    known
+        .iter()
+        .find(|k| attesta::names::fold(k) == folded)
+        .copied()
+}
 
 /// Where ambiguity is looked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,10 +235,13 @@ impl<'de> Visitor<'de> for Node<'_> {
             if checks {
                 let fold = fold_key(&key);
                 let at_root = reader.path.borrow().is_empty();
-                if let Some(meant) = known.iter().find(|k| **k != key && **k == fold) {
+                // Near-misses are judged broadly (invisible characters and
+                // look-alikes too): these few keys have no legitimate
+                // variants.
+                if let Some(meant) = near_miss_of(&key, known) {
                     reader
                         .id_ambiguous
-                        .set(reader.id_ambiguous.get() || (at_root && *meant == "id"));
+                        .set(reader.id_ambiguous.get() || (at_root && meant == "id"));
                     reader.note(|| {
                         format!(
                             "{} has the key `{}`, which lenient parsers read as `{meant}`; \
@@ -342,6 +359,7 @@ mod tests {
             r#"{"ID":1,"method":"x"}"#,
             r#"{"id":1,"method":"tools/call","params":{"name":"a","Arguments":{}}}"#,
             r#"{"id":1,"method":"tools/call","params":{"NAME":"a"}}"#,
+            "{\"id\":1,\"meth\u{200b}od\":\"tools/call\"}",
         ] {
             assert!(ambiguity(line, Depth::Envelope).is_some(), "{line}");
         }
