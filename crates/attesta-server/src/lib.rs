@@ -1,0 +1,17 @@
+//! Attesta's approval server: durable pending approvals, answered by
+//! authenticated approvers on their own devices, decided and signed by the
+//! server.
+//!
+//! The engine never sees HTTP: to it the server is one more `Channel`.
+//! This crate holds the server side.
+//!
+//! Layout:
+//! * [`principal`]: requesters, approvers and admins, and their tokens
+//!   (stored only as hashes);
+//! * [`store`]: the [`store::Store`] trait and its SQLite implementation,
+//!   with versioned migrations.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod principal;
+pub mod store;
