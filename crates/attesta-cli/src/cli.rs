@@ -34,8 +34,85 @@ pub(crate) enum Command {
     /// Put Attesta in front of an MCP server (stdio).
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Run the approval server: pending approvals that approvers answer
+    /// from their own devices, decided and signed by the server.
+    Serve(ServeArgs),
+    /// Administer the approval server's database (principals and tokens).
+    Server(ServerArgs),
     /// Print the version.
     Version,
+}
+
+/// Where the approval server keeps its state.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServerDatabaseArgs {
+    /// Policy file (must exist and be valid) whose challenge settings the
+    /// server uses; its directory holds the default database. Default:
+    /// ./attesta.yaml (or .yml/.toml) if present, else built-in defaults.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The database: an SQLite file path (or `sqlite:PATH`). Default:
+    /// .attesta/server.db beside the policy (or in the current directory).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) database: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) db: ServerDatabaseArgs,
+    /// Address to listen on (put TLS in front; see docs/server.md).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub(crate) listen: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    #[command(flatten)]
+    pub(crate) db: ServerDatabaseArgs,
+    #[command(subcommand)]
+    pub(crate) command: ServerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServerCommand {
+    /// Requesters, approvers and admins: add (shows the token once), list,
+    /// revoke.
+    #[command(subcommand)]
+    Principals(PrincipalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PrincipalsCommand {
+    /// Add a principal and print its token (shown this once; only its hash
+    /// is stored).
+    Add {
+        /// Unique name: ASCII letters, digits, `.`, `_`, `-`, `@`.
+        id: String,
+        /// requester (agents, gateways), approver (people) or admin.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// A group for approval scopes; repeatable.
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
+        /// Print JSON (`{"id", "kind", "token"}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every principal (never tokens).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a principal's token: its next request is refused.
+    Revoke {
+        /// The principal's name.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -9,9 +9,14 @@
 //! * [`principal`]: requesters, approvers and admins, and their tokens
 //!   (stored only as hashes);
 //! * [`store`]: the [`store::Store`] trait and its SQLite implementation,
-//!   with versioned migrations.
+//!   with versioned migrations;
+//! * [`service`]: who may do what, and how a submission becomes an
+//!   approval with one prepared slot per approver;
+//! * [`http`]: the `/v1` JSON API over the service.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod http;
 pub mod principal;
+pub mod service;
 pub mod store;

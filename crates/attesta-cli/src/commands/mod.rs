@@ -7,6 +7,7 @@ mod init;
 mod mcp;
 mod mcp_pins;
 mod risk;
+mod server;
 mod trust;
 mod wrap;
 
@@ -24,6 +25,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trust(args) => trust::run(&args),
         Command::Mcp(McpCommand::Wrap(args)) => mcp::wrap(&args),
         Command::Mcp(McpCommand::Pins(args)) => mcp_pins::run(&args),
+        Command::Serve(args) => server::serve(&args),
+        Command::Server(args) => server::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -442,6 +442,15 @@ impl Attesta {
         (preview.risk, preview.challenge, preview.warnings)
     }
 
+    /// The sub-challenges a multi-party approval rotates through under this
+    /// engine's policy (teach-back → quiz → confirm, with the policy's
+    /// settings, per-type minimum review times and domain profile): for an
+    /// approval server that prepares and judges each approver's slot
+    /// itself. Slot `n` (1-based) uses entry `(n - 1) % len`.
+    pub fn approver_rotation(&self) -> Vec<Arc<dyn crate::challenge::Interrogation>> {
+        self.inner.registry.rotation(&self.inner.policy)
+    }
+
     /// Everything [`Attesta::preview`] says, plus what the escalation rules
     /// demand and how many distinct approvers a multi-party approval would
     /// need: the gate's own reckoning, for tools that explain decisions.

@@ -1,0 +1,377 @@
+//! `attesta serve` as a real process on a real SQLite file, spoken to over
+//! HTTP/1.1 on a loopback socket; principals made with the real
+//! `attesta server principals` command.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::too_many_lines)] // each test walks one scenario end to end
+
+mod common;
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// `attesta server principals ARGS` in `dir`.
+fn principals(dir: &Path, args: &[&str]) -> std::process::Output {
+    common::attesta()
+        .args(["server", "principals"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Adds a principal and returns its token.
+fn add(dir: &Path, id: &str, kind: &str) -> String {
+    let out = principals(dir, &["add", id, "--kind", kind, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(added["id"], id);
+    added["token"].as_str().unwrap().to_owned()
+}
+
+/// A running server and its address.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let mut child = common::attesta()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = stderr.read_to_string(&mut sink);
+        });
+        Self { child, addr }
+    }
+
+    /// One request; returns the status, the content type and the body.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> (u16, String, Value) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        if let Some(token) = token {
+            let _ = write!(head, "Authorization: Bearer {token}\r\n");
+        }
+        if let Some(kind) = content_type {
+            let _ = write!(head, "Content-Type: {kind}\r\n");
+        }
+        let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+        stream.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413) before reading a large body.
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type: ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let body = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
+        (status, content_type, body)
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String, Value) {
+        self.call("GET", path, token, None, b"")
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, String, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        self.call("POST", path, Some(token), Some("application/json"), &bytes)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn submission(key: &str, approvers: u32) -> Value {
+    json!({
+        "idempotency_key": key,
+        "action": {"function_name": "drop_table", "kwargs": {"table": "users"},
+                   "agent_id": "ops-agent", "environment": "production"},
+        "risk": {"score": 0.95, "level": "critical", "factors": [], "scorer_name": "default"},
+        "required_approvers": approvers,
+        "escalation": {"rule": "infrastructure/drop_database", "notify": ["dba"]},
+    })
+}
+
+#[test]
+fn principals_are_added_listed_and_revoked_and_tokens_never_shown_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = add(dir.path(), "alice", "approver");
+    assert!(token.starts_with("attesta_") && token.len() > 60);
+    let list = principals(dir.path(), &["list", "--json"]);
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(!text.contains(&token), "tokens are never listed");
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed[0]["id"], "alice");
+    assert_eq!(listed[0]["kind"], "approver");
+    let db = std::fs::read(dir.path().join(".attesta/server.db")).unwrap();
+    assert!(
+        !db.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the database holds only the token's hash"
+    );
+    let again = principals(dir.path(), &["add", "alice", "--kind", "admin"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let bad = principals(dir.path(), &["add", "bob", "--kind", "root"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("requester, approver or admin"));
+    let lookalike = principals(dir.path(), &["add", "\u{430}lice", "--kind", "approver"]);
+    assert_eq!(lookalike.status.code(), Some(2), "names are plain ASCII");
+    let revoked = principals(dir.path(), &["revoke", "alice"]);
+    assert!(revoked.status.success());
+    let missing = principals(dir.path(), &["revoke", "nobody"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let postgres = common::attesta()
+        .args([
+            "server",
+            "--database",
+            "postgres://x/y",
+            "principals",
+            "list",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(postgres.status.code(), Some(2), "not silently SQLite");
+}
+
+#[test]
+fn requesters_submit_idempotently_and_approvers_open_their_own_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let other = add(dir.path(), "other-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let carol = add(dir.path(), "carol", "approver");
+    let server = Server::start(dir.path());
+
+    let (status, _, health) = server.get("/v1/health", None);
+    assert_eq!((status, &health["status"]), (200, &json!("ok")));
+    assert_eq!(server.get("/v1/ready", None).0, 200);
+
+    let (status, _, created) = server.post("/v1/approvals", &agent, &submission("k-1", 2));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["state"], "pending");
+    assert_eq!(created["requester"], "deploy-bot");
+    assert_eq!(created["required_approvers"], 2);
+    let challenges: Vec<&Value> = created["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["challenge"])
+        .collect();
+    assert_eq!(
+        challenges,
+        ["teach_back", "quiz"],
+        "the rotation by slot number"
+    );
+    // Resubmitting with the same key re-attaches.
+    let (status, _, again) = server.post("/v1/approvals", &agent, &submission("k-1", 2));
+    assert_eq!((status, &again["id"]), (200, &json!(id)));
+    // The same key for another action is a conflict.
+    let mut changed = submission("k-1", 2);
+    changed["action"]["kwargs"]["table"] = json!("orders");
+    assert_eq!(server.post("/v1/approvals", &agent, &changed).0, 409);
+
+    // Who may see it.
+    assert_eq!(
+        server.get(&format!("/v1/approvals/{id}"), Some(&agent)).0,
+        200
+    );
+    assert_eq!(
+        server.get(&format!("/v1/approvals/{id}"), Some(&other)).0,
+        404
+    );
+    let (status, _, inbox) = server.get("/v1/inbox", Some(&alice));
+    assert_eq!(status, 200);
+    assert_eq!(inbox[0]["id"], id.as_str());
+    assert_eq!(server.get("/v1/inbox", Some(&agent)).0, 403);
+
+    // Approvers get distinct slots; a third finds none free; the requester none.
+    let slot_path = format!("/v1/approvals/{id}/slot");
+    let (status, _, a) = server.post(&slot_path, &alice, &json!({}));
+    assert_eq!(status, 200, "{a}");
+    assert_eq!((a["index"].as_u64(), a["of"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(a["challenge"], "teach_back");
+    assert!(a["prompt"]["instructions"].as_str().is_some(), "{a}");
+    assert!(
+        a.get("key").is_none() && !a.to_string().contains("\"key\""),
+        "no answer key: {a}"
+    );
+    let (_, _, a_again) = server.post(&slot_path, &alice, &json!({}));
+    assert_eq!(
+        a_again["opened_at_ms"], a["opened_at_ms"],
+        "the review clock started once"
+    );
+    let (_, _, b) = server.post(&slot_path, &bob, &json!({}));
+    assert_eq!(b["index"], 2);
+    assert_eq!(b["challenge"], "quiz");
+    let quiz = b["prompt"].to_string();
+    assert!(!quiz.contains("\"answer\""), "{quiz}");
+    assert_eq!(server.post(&slot_path, &carol, &json!({})).0, 409);
+    assert_eq!(server.post(&slot_path, &agent, &json!({})).0, 403);
+}
+
+#[test]
+fn bad_requests_get_clear_problems_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let server = Server::start(dir.path());
+    let good = serde_json::to_vec(&submission("k", 1)).unwrap();
+
+    let (status, kind, problem) = server.call(
+        "POST",
+        "/v1/approvals",
+        None,
+        Some("application/json"),
+        &good,
+    );
+    assert_eq!(status, 401);
+    assert_eq!(kind, "application/problem+json");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization"),
+        "{problem}"
+    );
+    let forged = "attesta_00000000000000000000000000000000000000000000000000000000000000";
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                "/v1/approvals",
+                Some(forged),
+                Some("application/json"),
+                &good
+            )
+            .0,
+        401
+    );
+    let (status, _, problem) = server.call(
+        "POST",
+        "/v1/approvals",
+        Some(&agent),
+        Some("text/plain"),
+        &good,
+    );
+    assert_eq!(status, 415, "{problem}");
+    let (status, _, problem) = server.call(
+        "POST",
+        "/v1/approvals",
+        Some(&agent),
+        Some("application/json"),
+        b"{nope",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid request")
+    );
+    let mut unknown = submission("k", 1);
+    unknown["approve_myself"] = json!(true);
+    let (status, _, problem) = server.post("/v1/approvals", &agent, &unknown);
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approve_myself"),
+        "{problem}"
+    );
+    let mut huge = submission("k", 1);
+    huge["action"]["kwargs"]["sql"] = json!("x".repeat(400_000));
+    assert_eq!(server.post("/v1/approvals", &agent, &huge).0, 413);
+    let (status, _, problem) = server.post("/v1/approvals", &agent, &submission("has space", 1));
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("idempotency_key")
+    );
+    assert_eq!(
+        server.post("/v1/approvals", &agent, &submission("k", 0)).0,
+        400
+    );
+    assert_eq!(
+        server.post("/v1/approvals", &alice, &submission("k", 1)).0,
+        403,
+        "approvers never submit"
+    );
+    assert_eq!(server.get("/v2/nothing", None).0, 404);
+    // Nothing above was stored; a good request still works.
+    let (status, _, inbox) = server.get("/v1/inbox", Some(&alice));
+    assert_eq!((status, inbox), (200, json!([])));
+    assert_eq!(
+        server.post("/v1/approvals", &agent, &submission("k", 1)).0,
+        201
+    );
+
+    // Revocation takes effect on the next request.
+    let revoked = principals(dir.path(), &["revoke", "alice"]);
+    assert!(revoked.status.success());
+    let (status, _, problem) = server.get("/v1/inbox", Some(&alice));
+    assert_eq!(status, 401);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("revoked"),
+        "{problem}"
+    );
+}

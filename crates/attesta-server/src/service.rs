@@ -1,0 +1,533 @@
+//! What the server does with a request, independent of HTTP: who may do
+//! what, how a submission becomes an approval with one prepared slot per
+//! approver, and what each principal may see.
+//!
+//! Every rule about people is enforced here, on the identity the server
+//! authenticated (never on what a client says about itself): requesters
+//! submit and read their own approvals; approvers list and answer; nobody
+//! approves their own request; one approver holds at most one slot of an
+//! approval.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use attesta::channel::ApproverSlot;
+use attesta::{ActionContext, Attesta, RiskAssessment};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::principal::{Principal, PrincipalKind};
+use crate::store::{Approval, ApprovalState, Claim, NewApproval, NewSlot, Slot, Store, StoreError};
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most pending approvals one requester may have.
+    pub max_pending_per_requester: u64,
+    /// Most approvers one approval may need.
+    pub max_approvers: u32,
+    /// Deadline when the submission names none.
+    pub default_timeout: Duration,
+    /// Longest deadline a submission may ask for.
+    pub max_timeout: Duration,
+    /// How long an approver's claim on a slot lasts unanswered before
+    /// another approver may take the slot over.
+    pub claim_lapse: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 << 10,
+            max_pending_per_requester: 100,
+            max_approvers: 10,
+            default_timeout: Duration::from_secs(3600),
+            max_timeout: Duration::from_secs(7 * 24 * 3600),
+            claim_lapse: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The longest idempotency key.
+const MAX_KEY: usize = 128;
+
+/// A requester's submission.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The requester's key for this approval (1–128 printable ASCII
+    /// characters): submitting again with it returns the same approval.
+    pub idempotency_key: String,
+    /// The action to approve.
+    pub action: ActionContext,
+    /// Its risk as the requester's gate assessed it.
+    pub risk: RiskAssessment,
+    /// How many distinct approvers must pass (default 1).
+    #[serde(default = "one")]
+    pub required_approvers: u32,
+    /// The escalation rule that demanded this approval, and the roles to
+    /// notify, if any.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+    /// How long the approval may wait, in seconds (default and bound from
+    /// the server's limits).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Why an approval was demanded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// The rule, as the requester's gate described it.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Roles to notify.
+    #[serde(default)]
+    pub notify: Vec<String>,
+}
+
+/// A request the server refuses, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The request is malformed or asks for something out of bounds (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// No valid token (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The principal may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing by that id that this principal may see (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// It conflicts with what is stored (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Over a limit (429).
+    #[error("{0}")]
+    TooMany(String),
+    /// The database failed (503): retry later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
+            StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::Schema(why) | StoreError::Backend(why) => Self::Unavailable(format!(
+                "the approval server's database failed ({why}); retry later, and tell the \
+                 operator if it persists"
+            )),
+        }
+    }
+}
+
+/// An approval as a principal may see it: never an answer key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalView {
+    /// The approval's id.
+    pub id: String,
+    /// Where it is.
+    pub state: ApprovalState,
+    /// Who submitted it.
+    pub requester: String,
+    /// SHA-256 of the action's canonical JSON.
+    pub action_digest: String,
+    /// The action, in Python call form.
+    pub action: String,
+    /// The risk level.
+    pub risk_level: String,
+    /// The risk score.
+    pub risk_score: f64,
+    /// How many approvers must pass.
+    pub required_approvers: u32,
+    /// Each slot's progress.
+    pub slots: Vec<SlotSummary>,
+    /// Submitted at (Unix milliseconds).
+    pub created_at_ms: i64,
+    /// Expires at (Unix milliseconds).
+    pub deadline_ms: i64,
+    /// Decided at (Unix milliseconds).
+    pub decided_at_ms: Option<i64>,
+}
+
+/// One slot's progress, as anyone allowed to see the approval may see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotSummary {
+    /// 1-based slot number.
+    pub index: u32,
+    /// The slot's sub-challenge.
+    pub challenge: String,
+    /// Where it is.
+    pub state: crate::store::SlotState,
+    /// Who answered it.
+    pub approver: Option<String>,
+}
+
+/// An approver's slot, ready to answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotView {
+    /// The approval's id.
+    pub approval_id: String,
+    /// 1-based slot number.
+    pub index: u32,
+    /// How many slots the approval has.
+    pub of: u32,
+    /// The sub-challenge.
+    pub challenge: String,
+    /// What to show and ask (an `attesta::channel::Prompt`; no answers).
+    pub prompt: serde_json::Value,
+    /// When this approver's review clock started (Unix milliseconds).
+    pub opened_at_ms: i64,
+    /// When the approval expires (Unix milliseconds).
+    pub deadline_ms: i64,
+}
+
+/// The approval service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    engine: Attesta,
+    limits: Limits,
+}
+
+impl Service {
+    /// A service over `store`, preparing and judging slots with `engine`'s
+    /// policy.
+    pub fn new(store: Arc<dyn Store>, engine: Attesta, limits: Limits) -> Self {
+        Self {
+            store,
+            engine,
+            limits,
+        }
+    }
+
+    /// The store (for readiness checks and administration).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The principal a bearer token belongs to, if it is active.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
+        let presented = crate::principal::Token::from_presented(token);
+        match self.store.principal_by_token(&presented.hash()).await? {
+            Some(principal) if principal.is_active() => Ok(principal),
+            Some(principal) => Err(ServiceError::Unauthenticated(format!(
+                "the token of `{}` was revoked; ask an operator for a new one",
+                principal.id
+            ))),
+            None => Err(ServiceError::Unauthenticated(
+                "the token is not one this server issued; check ATTESTA_TOKEN (or the token \
+                 file) and the server URL"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// Stores a requester's submission as a pending approval (or returns
+    /// the one its idempotency key already names). `Ok((view, created))`.
+    pub async fn submit(
+        &self,
+        who: &Principal,
+        request: SubmitRequest,
+        now_ms: i64,
+    ) -> Result<(ApprovalView, bool), ServiceError> {
+        if who.kind != PrincipalKind::Requester {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` is an {}; only requesters submit approvals (use the agent's requester \
+                 token)",
+                who.id, who.kind
+            )));
+        }
+        check_key(&request.idempotency_key)?;
+        let required = request.required_approvers;
+        if required == 0 || required > self.limits.max_approvers {
+            return Err(ServiceError::Invalid(format!(
+                "required_approvers must be between 1 and {}, got {required}",
+                self.limits.max_approvers
+            )));
+        }
+        if request.action.function_name.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "action.function_name is empty; name the action to approve".to_owned(),
+            ));
+        }
+        let timeout = match request.timeout_seconds {
+            None => self.limits.default_timeout,
+            Some(0) => {
+                return Err(ServiceError::Invalid(
+                    "timeout_seconds must be at least 1".to_owned(),
+                ));
+            }
+            Some(secs) => Duration::from_secs(secs).min(self.limits.max_timeout),
+        };
+        let digest = action_digest(&request.action)?;
+        let pending = self.store.pending_count(&who.id).await?;
+        if pending >= self.limits.max_pending_per_requester {
+            return Err(ServiceError::TooMany(format!(
+                "`{}` has {pending} pending approvals, the most this server allows; wait for \
+                 some to be decided or cancel them",
+                who.id
+            )));
+        }
+        let new = NewApproval {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            requester: who.id.clone(),
+            idempotency_key: request.idempotency_key.clone(),
+            action_digest: digest.clone(),
+            request: serde_json::json!({
+                "action": request.action,
+                "risk": request.risk,
+                "required_approvers": required,
+                "escalation": request.escalation,
+            }),
+            created_at_ms: now_ms,
+            deadline_ms: now_ms
+                .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
+            slots: self.prepare_slots(who, &request.action, &request.risk, required)?,
+        };
+        let submitted = self.store.submit(new).await?;
+        if !submitted.created && submitted.approval.action_digest != digest {
+            return Err(ServiceError::Conflict(format!(
+                "the idempotency key `{}` was used for another action (approval {}); use a new \
+                 key for a new action",
+                request.idempotency_key, submitted.approval.id
+            )));
+        }
+        Ok((view(&submitted.approval)?, submitted.created))
+    }
+
+    /// One slot per approver, each with its sub-challenge's prompt and
+    /// private key, in rotation order.
+    fn prepare_slots(
+        &self,
+        who: &Principal,
+        action: &ActionContext,
+        risk: &RiskAssessment,
+        required: u32,
+    ) -> Result<Vec<NewSlot>, ServiceError> {
+        let rotation = self.engine.approver_rotation();
+        let mut excluded = vec![who.id.clone()];
+        if let Some(agent) = action.agent_id.as_deref().filter(|a| !a.is_empty()) {
+            excluded.push(agent.to_owned());
+        }
+        let mut slots = Vec::new();
+        for (index, interrogation) in (1..=required).zip(rotation.iter().cycle()) {
+            let mut prepared = interrogation.prepare(action, risk);
+            prepared.prompt.approver = Some(ApproverSlot {
+                index,
+                of: required,
+                excluded: excluded.clone(),
+            });
+            let encode = |what: &str, value: Result<serde_json::Value, serde_json::Error>| {
+                value.map_err(|e| ServiceError::Invalid(format!("cannot store the {what}: {e}")))
+            };
+            slots.push(NewSlot {
+                challenge: interrogation.challenge_type().as_str().to_owned(),
+                prompt: encode("prompt", serde_json::to_value(&prepared.prompt))?,
+                key: encode("answer key", serde_json::to_value(&prepared.key))?,
+            });
+        }
+        Ok(slots)
+    }
+
+    /// The approval `id`, if `who` may see it: its requester, any approver,
+    /// an admin. Anyone else gets "not found", so ids cannot be probed.
+    pub async fn status(&self, who: &Principal, id: &str) -> Result<ApprovalView, ServiceError> {
+        let approval = self.visible(who, id).await?;
+        view(&approval)
+    }
+
+    async fn visible(&self, who: &Principal, id: &str) -> Result<Approval, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("approval {id} not found"));
+        let approval = self.store.approval(id).await?.ok_or_else(not_found)?;
+        let allowed = match who.kind {
+            PrincipalKind::Requester => approval.requester == who.id,
+            PrincipalKind::Approver | PrincipalKind::Admin => true,
+        };
+        if allowed {
+            Ok(approval)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// The pending approvals `who` may answer, oldest first.
+    pub async fn pending_for(&self, who: &Principal) -> Result<Vec<ApprovalView>, ServiceError> {
+        if who.kind != PrincipalKind::Approver {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` is a {}; only approvers have approvals to answer",
+                who.id, who.kind
+            )));
+        }
+        let mut out = Vec::new();
+        for approval in self.store.pending(500).await? {
+            if may_answer(who, &approval).is_ok()
+                && !approval
+                    .slots
+                    .iter()
+                    .any(|s| s.approver.as_deref() == Some(&who.id))
+            {
+                out.push(view(&approval)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives `who` their slot of approval `id` to answer, starting their
+    /// review clock the first time they open it.
+    pub async fn open_slot(
+        &self,
+        who: &Principal,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<SlotView, ServiceError> {
+        let approval = self.visible(who, id).await?;
+        may_answer(who, &approval)?;
+        if approval.state.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "approval {id} is {} already; there is nothing to answer",
+                approval.state.as_str()
+            )));
+        }
+        let lapse = i64::try_from(self.limits.claim_lapse.as_millis()).unwrap_or(i64::MAX);
+        let claim = self
+            .store
+            .claim_slot(id, &who.id, now_ms, now_ms.saturating_sub(lapse))
+            .await?;
+        let slot = match claim {
+            Claim::Held(slot) => slot,
+            Claim::AlreadyAnswered(slot) => {
+                return Err(ServiceError::Conflict(format!(
+                    "`{}` answered slot {} of approval {id} already; one person fills one slot",
+                    who.id, slot.index
+                )));
+            }
+            Claim::Busy => {
+                return Err(ServiceError::Conflict(format!(
+                    "every open slot of approval {id} is being answered by another approver; \
+                     try again later"
+                )));
+            }
+            Claim::NoneOpen => {
+                return Err(ServiceError::Conflict(format!(
+                    "approval {id} has no open slot left"
+                )));
+            }
+        };
+        Ok(slot_view(&approval, &slot))
+    }
+}
+
+/// Whether `who` may answer `approval`: an approver who did not request it
+/// (neither as the submitting principal nor as the action's agent).
+fn may_answer(who: &Principal, approval: &Approval) -> Result<(), ServiceError> {
+    if who.kind != PrincipalKind::Approver {
+        return Err(ServiceError::Forbidden(format!(
+            "`{}` is a {}; only approvers answer approvals",
+            who.id, who.kind
+        )));
+    }
+    let agent = approval
+        .request
+        .pointer("/action/agent_id")
+        .and_then(serde_json::Value::as_str);
+    if approval.requester == who.id || agent == Some(who.id.as_str()) {
+        return Err(ServiceError::Forbidden(format!(
+            "`{}` requested this action; someone else must approve it",
+            who.id
+        )));
+    }
+    Ok(())
+}
+
+fn slot_view(approval: &Approval, slot: &Slot) -> SlotView {
+    SlotView {
+        approval_id: approval.id.clone(),
+        index: slot.index,
+        of: u32::try_from(approval.slots.len()).unwrap_or(u32::MAX),
+        challenge: slot.challenge.clone(),
+        prompt: slot.prompt.clone(),
+        opened_at_ms: slot.claimed_at_ms.unwrap_or(approval.created_at_ms),
+        deadline_ms: approval.deadline_ms,
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ServiceError> {
+    if key.is_empty() || key.len() > MAX_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ServiceError::Invalid(format!(
+            "idempotency_key must be 1 to {MAX_KEY} printable ASCII characters without spaces \
+             (a UUID is a good choice)"
+        )));
+    }
+    Ok(())
+}
+
+/// `sha256:` and the hex SHA-256 of the action's JSON as serialised by
+/// this crate (field order fixed by the type).
+fn action_digest(action: &ActionContext) -> Result<String, ServiceError> {
+    let bytes = serde_json::to_vec(action)
+        .map_err(|e| ServiceError::Invalid(format!("the action cannot be serialised: {e}")))?;
+    let digest = Sha256::digest(&bytes);
+    let mut out = String::from("sha256:");
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    Ok(out)
+}
+
+fn view(approval: &Approval) -> Result<ApprovalView, ServiceError> {
+    let request = &approval.request;
+    let action: ActionContext = serde_json::from_value(request["action"].clone())
+        .map_err(|e| ServiceError::Unavailable(format!("a stored action is damaged: {e}")))?;
+    Ok(ApprovalView {
+        id: approval.id.clone(),
+        state: approval.state,
+        requester: approval.requester.clone(),
+        action_digest: approval.action_digest.clone(),
+        action: action.description(),
+        risk_level: request
+            .pointer("/risk/level")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        risk_score: request
+            .pointer("/risk/score")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(1.0),
+        required_approvers: request["required_approvers"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1),
+        slots: approval
+            .slots
+            .iter()
+            .map(|s| SlotSummary {
+                index: s.index,
+                challenge: s.challenge.clone(),
+                state: s.state,
+                approver: s.approver.clone(),
+            })
+            .collect(),
+        created_at_ms: approval.created_at_ms,
+        deadline_ms: approval.deadline_ms,
+        decided_at_ms: approval.decided_at_ms,
+    })
+}
