@@ -3,7 +3,7 @@
 //! `attesta server principals` command.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![allow(clippy::too_many_lines)] // each test walks one scenario end to end
+#![allow(clippy::too_many_lines, clippy::similar_names)] // each test walks one scenario end to end
 
 mod common;
 
@@ -58,7 +58,13 @@ impl Server {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
+        while !line.contains("listening on") {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "the server exited"
+            );
+        }
         let addr = line
             .split("http://")
             .nth(1)
@@ -73,7 +79,6 @@ impl Server {
         Self { child, addr }
     }
 
-    /// One request; returns the status, the content type and the body.
     fn call(
         &self,
         method: &str,
@@ -82,7 +87,38 @@ impl Server {
         content_type: Option<&str>,
         body: &[u8],
     ) -> (u16, String, Value) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        request(&self.addr, method, path, token, content_type, body)
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String, Value) {
+        self.call("GET", path, token, None, b"")
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, String, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        self.call("POST", path, Some(token), Some("application/json"), &bytes)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request to `addr`; returns the status, the content type
+/// and the body as JSON (`null` if it is not JSON).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, String, Value) {
+    {
+        let mut stream = TcpStream::connect(addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -116,22 +152,6 @@ impl Server {
             .unwrap_or_default();
         let body = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
         (status, content_type, body)
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, String, Value) {
-        self.call("GET", path, token, None, b"")
-    }
-
-    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, String, Value) {
-        let bytes = serde_json::to_vec(body).unwrap();
-        self.call("POST", path, Some(token), Some("application/json"), &bytes)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -374,4 +394,236 @@ fn bad_requests_get_clear_problems_and_the_server_keeps_serving() {
         problem["detail"].as_str().unwrap().contains("revoked"),
         "{problem}"
     );
+}
+
+/// Answers for a slot's prompt about `drop_table(table='users')` in
+/// production: a real explanation for a teach-back, the facts for a quiz,
+/// `yes` for a confirmation.
+fn good_answers(prompt: &Value) -> Vec<String> {
+    prompt["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            let options: Vec<&str> = q["options"]
+                .as_array()
+                .map(|o| o.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(fact) = ["users", "production", "drop table", "yes"]
+                .iter()
+                .find(|f| options.contains(f))
+            {
+                return (*fact).to_owned();
+            }
+            match q["kind"].as_str() {
+                Some("explanation") => "This permanently drops the users table in the production \
+                     database, deleting every user account record; restoring it would need a \
+                     backup and downtime for all customers."
+                    .to_owned(),
+                _ => "users".to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn wrong_answers(prompt: &Value) -> Vec<String> {
+    prompt["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| match q["options"].as_array() {
+            Some(options) => options
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|o| !["users", "production", "drop table", "yes"].contains(o))
+                .unwrap_or("no")
+                .to_owned(),
+            None => "ok".to_owned(),
+        })
+        .collect()
+}
+
+/// The server's public key, as a requester would configure it.
+fn public_key(server: &Server, dir: &Path) -> attesta::audit::AuditPublicKey {
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .write_all(b"GET /v1/public-key HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let text = response.split_once("\r\n\r\n").unwrap().1;
+    let path = dir.join("fetched.pub");
+    std::fs::write(&path, text).unwrap();
+    let fetched = attesta::audit::AuditPublicKey::load(&path).unwrap();
+    let on_disk =
+        attesta::audit::AuditPublicKey::load(&dir.join(".attesta/server-signing.pub")).unwrap();
+    assert_eq!(fetched.key_id(), on_disk.key_id());
+    fetched
+}
+
+#[test]
+fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+
+    let (_, _, created) = server.post("/v1/approvals", &agent, &submission("two", 2));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let slot_path = format!("/v1/approvals/{id}/slot");
+    let answer_path = format!("/v1/approvals/{id}/answer");
+    // Nothing to answer before opening a slot.
+    let (status, _, problem) = server.post(&answer_path, &alice, &json!({"answers": ["x"]}));
+    assert_eq!(status, 409, "{problem}");
+    let (_, _, a) = server.post(&slot_path, &alice, &json!({}));
+    let (_, _, b) = server.post(&slot_path, &bob, &json!({}));
+    // A wrong number of answers is a bad request, not a failed slot.
+    assert_eq!(
+        server.post(&answer_path, &alice, &json!({"answers": []})).0,
+        400
+    );
+
+    let (status, _, first) = server.post(
+        &answer_path,
+        &alice,
+        &json!({"answers": good_answers(&a["prompt"])}),
+    );
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["passed"], true, "{first}");
+    assert_eq!(first["approval"]["state"], "pending", "one of two");
+    // One person, one slot.
+    assert_eq!(server.post(&slot_path, &alice, &json!({})).0, 409);
+
+    // A requester waiting for the decision is answered when it is made.
+    let waiter = {
+        let addr = server.addr.clone();
+        let agent = agent.clone();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let path = format!("/v1/approvals/{id}/decision?wait=30");
+            let got = request(&addr, "GET", &path, Some(&agent), None, b"");
+            (got, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _, second) = server.post(
+        &answer_path,
+        &bob,
+        &json!({"answers": good_answers(&b["prompt"])}),
+    );
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        second["passed"], true,
+        "{second}\n{}",
+        b["prompt"]["questions"]
+    );
+    assert_eq!(second["approval"]["state"], "approved");
+    let ((status, _, waited), took) = waiter.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_secs(10),
+        "woken by the decision, not the timeout: {took:?}"
+    );
+    let signed = &waited["signed_decision"];
+    assert!(attesta_server::decision::verify(&key, signed), "{signed}");
+    let decision = &signed["decision"];
+    assert_eq!(decision["verdict"], "approved");
+    assert_eq!(decision["approval_id"], id.as_str());
+    assert_eq!(decision["action_digest"], created["action_digest"]);
+    let approvers: Vec<&Value> = decision["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["approver"])
+        .collect();
+    assert_eq!(approvers, ["alice", "bob"]);
+    let mut forged = signed.clone();
+    forged["decision"]["verdict"] = json!("denied");
+    assert!(!attesta_server::decision::verify(&key, &forged));
+}
+
+#[test]
+fn a_failed_slot_denies_at_once_and_cancel_and_expiry_decide_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+
+    let (_, _, created) = server.post("/v1/approvals", &agent, &submission("fail", 3));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, _, a) = server.post(&format!("/v1/approvals/{id}/slot"), &alice, &json!({}));
+    let (_, _, b) = server.post(&format!("/v1/approvals/{id}/slot"), &bob, &json!({}));
+    let (_, _, denied) = server.post(
+        &format!("/v1/approvals/{id}/answer"),
+        &alice,
+        &json!({"answers": wrong_answers(&a["prompt"])}),
+    );
+    assert_eq!(denied["passed"], false, "{denied}");
+    assert!(
+        denied["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{denied}"
+    );
+    assert_eq!(
+        denied["approval"]["state"], "denied",
+        "one failure denies the whole approval"
+    );
+    // A correct answer afterwards changes nothing.
+    let late = server.post(
+        &format!("/v1/approvals/{id}/answer"),
+        &bob,
+        &json!({"answers": good_answers(&b["prompt"])}),
+    );
+    assert_eq!(late.0, 409, "{late:?}");
+    let (_, _, waited) = server.get(&format!("/v1/approvals/{id}/decision"), Some(&agent));
+    assert!(attesta_server::decision::verify(
+        &key,
+        &waited["signed_decision"]
+    ));
+    assert_eq!(waited["signed_decision"]["decision"]["verdict"], "denied");
+
+    // The requester cancels its own; nobody else may.
+    let (_, _, other) = server.post("/v1/approvals", &agent, &submission("cancel-me", 1));
+    let other_id = other["id"].as_str().unwrap();
+    assert_eq!(
+        server
+            .post(
+                &format!("/v1/approvals/{other_id}/cancel"),
+                &alice,
+                &json!({})
+            )
+            .0,
+        403
+    );
+    let (status, _, cancelled) = server.post(
+        &format!("/v1/approvals/{other_id}/cancel"),
+        &agent,
+        &json!({}),
+    );
+    assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")));
+    assert_eq!(
+        server
+            .post(
+                &format!("/v1/approvals/{other_id}/cancel"),
+                &agent,
+                &json!({})
+            )
+            .0,
+        409
+    );
+
+    // Expiry denies (fail closed), found by the sweeper without anyone asking.
+    let mut short = submission("expire", 1);
+    short["timeout_seconds"] = json!(1);
+    let (_, _, expiring) = server.post("/v1/approvals", &agent, &short);
+    let expiring_id = expiring["id"].as_str().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (_, _, inbox) = server.get("/v1/inbox", Some(&alice));
+    assert!(!inbox.to_string().contains(expiring_id), "{inbox}");
+    let (_, _, expired) = server.get(&format!("/v1/approvals/{expiring_id}"), Some(&agent));
+    assert_eq!(expired["state"], "expired");
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
 use crate::principal::Principal;
-use crate::service::{Service, ServiceError, SubmitRequest};
+use crate::service::{AnswerRequest, Service, ServiceError, SubmitRequest};
 use crate::store::now_ms;
 
 /// The router for `service`.
@@ -28,20 +28,39 @@ pub fn router(service: Service) -> Router {
         .route("/v1/approvals", post(submit))
         .route("/v1/approvals/{id}", get(status))
         .route("/v1/approvals/{id}/slot", post(open_slot))
+        .route("/v1/approvals/{id}/answer", post(answer))
+        .route("/v1/approvals/{id}/cancel", post(cancel))
+        .route("/v1/approvals/{id}/decision", get(decision))
+        .route("/v1/public-key", get(public_key))
         .route("/v1/inbox", get(inbox))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(Arc::new(service))
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, settling
+/// expired approvals every second meanwhile.
 pub async fn serve<S>(listener: TcpListener, service: Service, shutdown: S) -> std::io::Result<()>
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(service))
+    let sweeper = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                ticks.tick().await;
+                if let Err(err) = service.sweep(now_ms()).await {
+                    eprintln!("attesta serve: warning: settling expired approvals failed: {err}");
+                }
+            }
+        })
+    };
+    let served = axum::serve(listener, router(service))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweeper.abort();
+    served
 }
 
 type Shared = State<Arc<Service>>;
@@ -219,6 +238,71 @@ async fn open_slot(
         StatusCode::OK,
         &service.open_slot(&who, &id, now_ms()).await?,
     ))
+}
+
+async fn answer(
+    State(service): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let who = principal(&service, &headers).await?;
+    let request: AnswerRequest = body(&headers, bytes)?;
+    Ok(json(
+        StatusCode::OK,
+        &service.answer(&who, &id, request, now_ms()).await?,
+    ))
+}
+
+async fn cancel(
+    State(service): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let who = principal(&service, &headers).await?;
+    Ok(json(
+        StatusCode::OK,
+        &service.cancel(&who, &id, now_ms()).await?,
+    ))
+}
+
+/// `?wait=SECONDS` (at most 60): how long to wait for the decision.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitQuery {
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+async fn decision(
+    State(service): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let who = principal(&service, &headers).await?;
+    let Query(query) = query.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad query ({e}); use ?wait=SECONDS, at most 60"),
+        )
+    })?;
+    let wait = std::time::Duration::from_secs(query.wait.unwrap_or(0));
+    let (view, signed) = service.decision(&who, &id, wait).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"approval": view, "signed_decision": signed}),
+    ))
+}
+
+async fn public_key(State(service): Shared) -> Response {
+    let key = service.public_key();
+    let mut response = (StatusCode::OK, key.to_file_text()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 async fn inbox(State(service): Shared, headers: HeaderMap) -> Result<Response, Problem> {

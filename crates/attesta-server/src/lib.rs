@@ -12,10 +12,13 @@
 //!   with versioned migrations;
 //! * [`service`]: who may do what, and how a submission becomes an
 //!   approval with one prepared slot per approver;
+//! * [`decision`]: final decisions, signed with the server's Ed25519 key,
+//!   and their verification;
 //! * [`http`]: the `/v1` JSON API over the service.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod decision;
 pub mod http;
 pub mod principal;
 pub mod service;

@@ -12,13 +12,18 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attesta::channel::ApproverSlot;
+use attesta::audit::{AuditPublicKey, AuditSigningKey};
+use attesta::challenge::Prepared;
+use attesta::channel::{ApproverSlot, Prompt, Response};
+use attesta::policy::RubberStampMode;
 use attesta::{ActionContext, Attesta, RiskAssessment};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Approval, ApprovalState, Claim, NewApproval, NewSlot, Slot, Store, StoreError};
+use crate::store::{
+    Approval, ApprovalState, Claim, NewApproval, NewSlot, Slot, SlotState, Store, StoreError,
+};
 
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone)]
@@ -195,23 +200,64 @@ pub struct SlotView {
     pub deadline_ms: i64,
 }
 
+/// An approver's answer to their slot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// One answer per question of the slot's prompt, in order.
+    pub answers: Vec<String>,
+}
+
+/// What became of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerView {
+    /// The slot answered.
+    pub index: u32,
+    /// Whether the answer passed the slot's challenge.
+    pub passed: bool,
+    /// Why it failed, when it did.
+    pub reason: Option<String>,
+    /// The approval afterwards.
+    pub approval: ApprovalView,
+}
+
 /// The approval service.
 #[derive(Debug, Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
     engine: Attesta,
     limits: Limits,
+    key: Arc<AuditSigningKey>,
+    /// Woken whenever this process decides an approval, so waiting
+    /// requesters answer at once (they also look again every second, for
+    /// decisions made elsewhere and for expiry).
+    decided: Arc<tokio::sync::Notify>,
 }
+
+/// Longest a wait for a decision may last in one request.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
 impl Service {
     /// A service over `store`, preparing and judging slots with `engine`'s
-    /// policy.
-    pub fn new(store: Arc<dyn Store>, engine: Attesta, limits: Limits) -> Self {
+    /// policy and signing decisions with `key`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: Attesta,
+        limits: Limits,
+        key: AuditSigningKey,
+    ) -> Self {
         Self {
             store,
             engine,
             limits,
+            key: Arc::new(key),
+            decided: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The public key requesters verify decisions with.
+    pub fn public_key(&self) -> AuditPublicKey {
+        self.key.public_key()
     }
 
     /// The store (for readiness checks and administration).
@@ -433,6 +479,239 @@ impl Service {
             }
         };
         Ok(slot_view(&approval, &slot))
+    }
+}
+
+impl Service {
+    /// Judges `who`'s answer to the slot they hold, with the engine's
+    /// checker for that slot's challenge, on the server's clock: their
+    /// review time runs from when they opened the slot. A failed slot
+    /// denies the whole approval at once; the last passing slot approves it.
+    pub async fn answer(
+        &self,
+        who: &Principal,
+        id: &str,
+        request: AnswerRequest,
+        now_ms: i64,
+    ) -> Result<AnswerView, ServiceError> {
+        let approval = self.visible(who, id).await?;
+        may_answer(who, &approval)?;
+        let approval = self.settle(approval, now_ms).await?;
+        if approval.state.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "approval {id} is {} already; the answer was not recorded",
+                approval.state.as_str()
+            )));
+        }
+        let slot = approval
+            .slots
+            .iter()
+            .find(|s| s.state == SlotState::Open && s.claimed_by.as_deref() == Some(&who.id))
+            .ok_or_else(|| {
+                ServiceError::Conflict(format!(
+                    "`{}` holds no open slot of approval {id}; open one first with POST \
+                     /v1/approvals/{id}/slot, read its prompt, then answer",
+                    who.id
+                ))
+            })?
+            .clone();
+        let (passed, reason, result) = self.judge(&approval, &slot, who, request, now_ms).await?;
+        let answered = self
+            .store
+            .record_answer(id, slot.index, &who.id, passed, result, now_ms)
+            .await?;
+        let settled = self.settle(answered, now_ms).await?;
+        Ok(AnswerView {
+            index: slot.index,
+            passed,
+            reason,
+            approval: view(&settled)?,
+        })
+    }
+
+    async fn judge(
+        &self,
+        approval: &Approval,
+        slot: &Slot,
+        who: &Principal,
+        request: AnswerRequest,
+        now_ms: i64,
+    ) -> Result<(bool, Option<String>, serde_json::Value), ServiceError> {
+        let damaged = |what: &str, e: serde_json::Error| {
+            ServiceError::Unavailable(format!(
+                "the stored {what} of approval {} is damaged: {e}",
+                approval.id
+            ))
+        };
+        let action: ActionContext = serde_json::from_value(approval.request["action"].clone())
+            .map_err(|e| damaged("action", e))?;
+        let prompt: Prompt =
+            serde_json::from_value(slot.prompt.clone()).map_err(|e| damaged("prompt", e))?;
+        let key = serde_json::from_value(slot.key.clone()).map_err(|e| damaged("answer key", e))?;
+        if request.answers.len() != prompt.questions.len() {
+            return Err(ServiceError::Invalid(format!(
+                "slot {} asks {} question(s); send exactly one answer per question, in order",
+                slot.index,
+                prompt.questions.len()
+            )));
+        }
+        let interrogation = self
+            .engine
+            .approver_rotation()
+            .into_iter()
+            .find(|i| i.challenge_type().as_str() == slot.challenge)
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!(
+                    "this server cannot judge a `{}` challenge; check its policy",
+                    slot.challenge
+                ))
+            })?;
+        let opened = slot.claimed_at_ms.unwrap_or(now_ms);
+        let review =
+            Duration::from_millis(u64::try_from(now_ms.saturating_sub(opened)).unwrap_or(0));
+        let response = Response {
+            answers: request.answers,
+            principal: attesta::channel::Principal::new(who.id.clone(), "server_token"),
+            review_time: review,
+        };
+        let prepared = Prepared { prompt, key };
+        let judgement = interrogation.judge(&action, &prepared, &response).await;
+        let min_review = prepared.prompt.min_review;
+        let rushed = review < min_review;
+        let rejected = rushed && self.engine.policy().rubber_stamp == RubberStampMode::Reject;
+        let passed = judgement.passed && !rejected;
+        let reason = if rejected {
+            Some(format!(
+                "answered after {:.1} s, before the minimum review time of {:.1} s",
+                review.as_secs_f64(),
+                min_review.as_secs_f64()
+            ))
+        } else {
+            judgement.reason.clone()
+        };
+        let details = serde_json::to_value(attesta::Value::Map(judgement.details))
+            .unwrap_or(serde_json::Value::Null);
+        let result = serde_json::json!({
+            "passed": passed,
+            "reason": reason,
+            "questions_asked": judgement.questions_asked,
+            "questions_correct": judgement.questions_correct,
+            "review_seconds": review.as_secs_f64(),
+            "min_review_seconds": min_review.as_secs_f64(),
+            "min_review_met": !rushed,
+            "verified_by": "server_token",
+            "details": details,
+        });
+        Ok((passed, reason, result))
+    }
+
+    /// Withdraws the requester's own pending approval.
+    pub async fn cancel(
+        &self,
+        who: &Principal,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<ApprovalView, ServiceError> {
+        let approval = self.visible(who, id).await?;
+        if who.kind != PrincipalKind::Requester || approval.requester != who.id {
+            return Err(ServiceError::Forbidden(format!(
+                "only the requester of approval {id} may cancel it"
+            )));
+        }
+        let decided = self
+            .decide(&approval, ApprovalState::Cancelled, now_ms)
+            .await?;
+        view(&decided)
+    }
+
+    /// Decides `approval` if its slots or its deadline say so; returns it
+    /// as it stands afterwards.
+    pub async fn settle(&self, approval: Approval, now_ms: i64) -> Result<Approval, ServiceError> {
+        if approval.state.is_final() {
+            return Ok(approval);
+        }
+        let state = if approval.slots.iter().any(|s| s.state == SlotState::Failed) {
+            ApprovalState::Denied
+        } else if approval.slots.iter().all(|s| s.state == SlotState::Passed) {
+            ApprovalState::Approved
+        } else if now_ms >= approval.deadline_ms {
+            ApprovalState::Expired
+        } else {
+            return Ok(approval);
+        };
+        self.decide(&approval, state, now_ms).await
+    }
+
+    /// Signs and stores the decision; if another decision got there first,
+    /// that one stands.
+    async fn decide(
+        &self,
+        approval: &Approval,
+        state: ApprovalState,
+        now_ms: i64,
+    ) -> Result<Approval, ServiceError> {
+        if approval.state.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "approval {} is {} already",
+                approval.id,
+                approval.state.as_str()
+            )));
+        }
+        let key_id = self.key.public_key().key_id();
+        let signed = crate::decision::sign(
+            &self.key,
+            crate::decision::content(approval, state, now_ms, &key_id),
+        );
+        let decided = match self.store.decide(&approval.id, state, signed, now_ms).await {
+            Ok(decided) => decided,
+            Err(StoreError::Conflict(_)) => {
+                self.store.approval(&approval.id).await?.ok_or_else(|| {
+                    ServiceError::NotFound(format!("approval {} not found", approval.id))
+                })?
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.decided.notify_waiters();
+        Ok(decided)
+    }
+
+    /// Settles every approval that is past its deadline or fully answered
+    /// (run periodically); returns how many were decided.
+    pub async fn sweep(&self, now_ms: i64) -> Result<usize, ServiceError> {
+        let mut decided = 0;
+        for id in self.store.unsettled(now_ms, 100).await? {
+            if let Some(approval) = self.store.approval(&id).await?
+                && self.settle(approval, now_ms).await?.state.is_final()
+            {
+                decided += 1;
+            }
+        }
+        Ok(decided)
+    }
+
+    /// The approval's signed decision, waiting up to `wait` (at most
+    /// [`MAX_WAIT`]) for it. `Ok(None)` if it is still pending then.
+    pub async fn decision(
+        &self,
+        who: &Principal,
+        id: &str,
+        wait: Duration,
+    ) -> Result<(ApprovalView, Option<serde_json::Value>), ServiceError> {
+        let until = tokio::time::Instant::now() + wait.min(MAX_WAIT);
+        loop {
+            let woken = self.decided.notified();
+            let approval = self.visible(who, id).await?;
+            let approval = self.settle(approval, crate::store::now_ms()).await?;
+            if approval.state.is_final() || tokio::time::Instant::now() >= until {
+                let decision = approval.decision.clone();
+                return Ok((view(&approval)?, decision));
+            }
+            let next = (tokio::time::Instant::now() + Duration::from_secs(1)).min(until);
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep_until(next) => {}
+            }
+        }
     }
 }
 

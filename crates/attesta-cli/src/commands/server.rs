@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use attesta::audit::AuditSigningKey;
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::service::{Limits, Service};
 use attesta_server::store::{SqliteStore, Store, now_ms};
@@ -57,12 +58,42 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the directory {}", dir.display()))
 }
 
+/// The server's decision-signing key beside the database: created (0600,
+/// with its public half beside it) on first start, loaded afterwards.
+fn signing_key(database: &Path) -> anyhow::Result<AuditSigningKey> {
+    let dir = database
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let private = dir.join("server-signing.key");
+    let public = dir.join("server-signing.pub");
+    if private.exists() {
+        return AuditSigningKey::load(&private)
+            .with_context(|| format!("cannot use the server's signing key {}", private.display()));
+    }
+    let key = AuditSigningKey::generate()?;
+    key.save(&private, &public, false).with_context(|| {
+        format!(
+            "cannot write the server's signing key {}",
+            private.display()
+        )
+    })?;
+    eprintln!(
+        "attesta serve: created the decision-signing key {} (public key: {}; give requesters the \
+         public key)",
+        private.display(),
+        public.display()
+    );
+    Ok(key)
+}
+
 /// `attesta serve`.
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let (policy, source) = config::load_policy(args.db.config.as_deref())?;
     let engine = config::engine(policy)?;
     let (store, path) = open_store(&args.db)?;
-    let service = Service::new(Arc::new(store), engine, Limits::default());
+    let key = signing_key(&path)?;
+    let service = Service::new(Arc::new(store), engine, Limits::default(), key);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -266,6 +266,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now_ms: i64,
         lapsed_before_ms: i64,
     ) -> Result<Claim, StoreError>;
+
+    /// Records `approver`'s judged answer to slot `index`: passed or
+    /// failed, with the result as JSON. The approval must be pending and
+    /// the slot open and held by `approver`; otherwise (another answer got
+    /// there first, the claim was taken over, the approval was decided) a
+    /// [`StoreError::Conflict`]. Of two answers to one slot exactly one is
+    /// recorded. Returns the approval afterwards.
+    async fn record_answer(
+        &self,
+        id: &str,
+        index: u32,
+        approver: &str,
+        passed: bool,
+        result: serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Approval, StoreError>;
+
+    /// Decides a pending approval: its final state and the signed decision.
+    /// Only a pending approval can be decided, so it is decided once; a
+    /// second decision is a [`StoreError::Conflict`].
+    async fn decide(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        decision: serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Approval, StoreError>;
+
+    /// Ids of pending approvals that need settling: past their deadline at
+    /// `now_ms`, or with every slot answered (a decision interrupted by a
+    /// crash), at most `limit`.
+    async fn unsettled(&self, now_ms: i64, limit: u32) -> Result<Vec<String>, StoreError>;
 }
 
 /// What [`Store::claim_slot`] found.

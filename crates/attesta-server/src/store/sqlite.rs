@@ -577,6 +577,143 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn record_answer(
+        &self,
+        id: &str,
+        index: u32,
+        approver: &str,
+        passed: bool,
+        result: serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Approval, StoreError> {
+        let (id, approver) = (id.to_owned(), approver.to_owned());
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let approval = get_approval(&tx, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("approval {id}")))?;
+            check_answerable(&approval, index, &approver)?;
+            let state = if passed {
+                SlotState::Passed
+            } else {
+                SlotState::Failed
+            };
+            tx.execute(
+                "UPDATE slots SET state = ?3, approver = ?4, answered_at_ms = ?5, \
+                 result_json = ?6 WHERE approval_id = ?1 AND slot = ?2 AND state = 'open'",
+                params![
+                    id,
+                    index,
+                    state.as_str(),
+                    approver,
+                    now_ms,
+                    json_text(&result)
+                ],
+            )
+            .map_err(backend)?;
+            let approval = get_approval(&tx, &id)?
+                .ok_or_else(|| StoreError::Backend("an approval vanished".to_owned()))?;
+            tx.commit().map_err(backend)?;
+            Ok(approval)
+        })
+        .await
+    }
+
+    async fn decide(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        decision: serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Approval, StoreError> {
+        let id = id.to_owned();
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let changed = tx
+                .execute(
+                    "UPDATE approvals SET state = ?2, decision_json = ?3, decided_at_ms = ?4 \
+                     WHERE id = ?1 AND state = 'pending'",
+                    params![id, state.as_str(), json_text(&decision), now_ms],
+                )
+                .map_err(backend)?;
+            let approval = get_approval(&tx, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("approval {id}")))?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "approval {id} is {} already",
+                    approval.state.as_str()
+                )));
+            }
+            tx.commit().map_err(backend)?;
+            Ok(approval)
+        })
+        .await
+    }
+
+    async fn unsettled(&self, now_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id FROM approvals a WHERE state = 'pending' AND (deadline_ms <= ?1 \
+                     OR NOT EXISTS (SELECT 1 FROM slots s WHERE s.approval_id = a.id \
+                     AND s.state = 'open') OR EXISTS (SELECT 1 FROM slots s \
+                     WHERE s.approval_id = a.id AND s.state = 'failed')) \
+                     ORDER BY deadline_ms LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![now_ms, limit], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)
+        })
+        .await
+    }
+}
+
+/// Why `approver` may not answer slot `index` of `approval` now, if so;
+/// the same rule for every backend.
+pub(crate) fn check_answerable(
+    approval: &Approval,
+    index: u32,
+    approver: &str,
+) -> Result<(), StoreError> {
+    let id = &approval.id;
+    if approval.state.is_final() {
+        return Err(StoreError::Conflict(format!(
+            "approval {id} is {} already; the answer was not recorded",
+            approval.state.as_str()
+        )));
+    }
+    if approval
+        .slots
+        .iter()
+        .any(|s| s.approver.as_deref() == Some(approver))
+    {
+        return Err(StoreError::Conflict(format!(
+            "`{approver}` answered a slot of approval {id} already; one person fills one slot"
+        )));
+    }
+    let slot = approval
+        .slots
+        .iter()
+        .find(|s| s.index == index)
+        .ok_or_else(|| StoreError::NotFound(format!("slot {index} of approval {id}")))?;
+    if slot.state != SlotState::Open {
+        return Err(StoreError::Conflict(format!(
+            "slot {index} of approval {id} was answered already"
+        )));
+    }
+    if slot.claimed_by.as_deref() != Some(approver) {
+        return Err(StoreError::Conflict(format!(
+            "slot {index} of approval {id} is not held by `{approver}` (open it first with \
+             POST /v1/approvals/{id}/slot, which may give another slot)"
+        )));
+    }
+    Ok(())
 }
 
 /// Which slot of `approval` is `approver`'s (see [`Store::claim_slot`]);
