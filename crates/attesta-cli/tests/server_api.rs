@@ -543,6 +543,31 @@ fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
     let mut forged = signed.clone();
     forged["decision"]["verdict"] = json!("denied");
     assert!(!attesta_server::decision::verify(&key, &forged));
+
+    // The server's own trail: the submission and the decision, verifiable.
+    let trail = dir.path().join(".attesta/server-audit.jsonl");
+    let verify = common::attesta()
+        .args(["audit", "verify", "--log"])
+        .arg(&trail)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let records: Vec<Value> = std::fs::read_to_string(&trail)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["action_name"], "server.approval_submitted");
+    assert_eq!(records[1]["action_name"], "drop_table");
+    assert_eq!(records[1]["verdict"], "approved");
+    assert_eq!(records[1]["approver_ids"], json!(["alice", "bob"]));
+    assert_eq!(records[1]["metadata"]["approval_id"], id.as_str());
+    assert_eq!(records[1]["metadata"]["signed_decision"], *signed);
 }
 
 #[test]

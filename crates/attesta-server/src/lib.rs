@@ -14,6 +14,8 @@
 //!   approval with one prepared slot per approver;
 //! * [`decision`]: final decisions, signed with the server's Ed25519 key,
 //!   and their verification;
+//! * [`trail`]: the server's own audit trail (v1 records of submissions
+//!   and decisions);
 //! * [`http`]: the `/v1` JSON API over the service.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,3 +25,4 @@ pub mod http;
 pub mod principal;
 pub mod service;
 pub mod store;
+pub mod trail;

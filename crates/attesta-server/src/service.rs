@@ -24,6 +24,7 @@ use crate::principal::{Principal, PrincipalKind};
 use crate::store::{
     Approval, ApprovalState, Claim, NewApproval, NewSlot, Slot, SlotState, Store, StoreError,
 };
+use crate::trail::Trail;
 
 /// Bounds on what one request may ask for.
 #[derive(Debug, Clone)]
@@ -228,6 +229,11 @@ pub struct Service {
     engine: Attesta,
     limits: Limits,
     key: Arc<AuditSigningKey>,
+    /// The server's own audit trail.
+    trail: Trail,
+    /// Held while deciding, so two answers completing one approval at once
+    /// in this process record one decision.
+    deciding: Arc<tokio::sync::Mutex<()>>,
     /// Woken whenever this process decides an approval, so waiting
     /// requesters answer at once (they also look again every second, for
     /// decisions made elsewhere and for expiry).
@@ -239,18 +245,22 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
 impl Service {
     /// A service over `store`, preparing and judging slots with `engine`'s
-    /// policy and signing decisions with `key`.
+    /// policy, signing decisions with `key` and recording submissions and
+    /// decisions in `trail`.
     pub fn new(
         store: Arc<dyn Store>,
         engine: Attesta,
         limits: Limits,
         key: AuditSigningKey,
+        trail: Trail,
     ) -> Self {
         Self {
             store,
             engine,
             limits,
             key: Arc::new(key),
+            trail,
+            deciding: Arc::new(tokio::sync::Mutex::new(())),
             decided: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -350,6 +360,17 @@ impl Service {
             slots: self.prepare_slots(who, &request.action, &request.risk, required)?,
         };
         let submitted = self.store.submit(new).await?;
+        if submitted.created
+            && let Err(why) = self.trail.submitted(&submitted.approval).await
+        {
+            // Nothing is kept that the trail does not show.
+            let _ = self
+                .decide_unrecorded(&submitted.approval, ApprovalState::Cancelled, now_ms)
+                .await;
+            return Err(ServiceError::Unavailable(format!(
+                "{why}; the approval was not accepted, retry later and tell the operator"
+            )));
+        }
         if !submitted.created && submitted.approval.action_digest != digest {
             return Err(ServiceError::Conflict(format!(
                 "the idempotency key `{}` was used for another action (approval {}); use a new \
@@ -642,14 +663,21 @@ impl Service {
         self.decide(&approval, state, now_ms).await
     }
 
-    /// Signs and stores the decision; if another decision got there first,
-    /// that one stands.
+    /// Signs the decision, records it in the trail, then stores it; if
+    /// another decision got there first, that one stands. If the trail
+    /// cannot be written the approval stays pending (and will expire).
     async fn decide(
         &self,
         approval: &Approval,
         state: ApprovalState,
         now_ms: i64,
     ) -> Result<Approval, ServiceError> {
+        let _one_at_a_time = self.deciding.lock().await;
+        // Read again under the lock: another answer may have decided it.
+        let approval =
+            self.store.approval(&approval.id).await?.ok_or_else(|| {
+                ServiceError::NotFound(format!("approval {} not found", approval.id))
+            })?;
         if approval.state.is_final() {
             return Err(ServiceError::Conflict(format!(
                 "approval {} is {} already",
@@ -657,11 +685,46 @@ impl Service {
                 approval.state.as_str()
             )));
         }
+        let signed = self.signed(&approval, state, now_ms);
+        self.trail
+            .decided(&approval, state, &signed, now_ms)
+            .await
+            .map_err(|why| {
+                ServiceError::Unavailable(format!(
+                    "{why}; approval {} stays undecided",
+                    approval.id
+                ))
+            })?;
+        self.store_decision(&approval, state, signed, now_ms).await
+    }
+
+    /// Decides without a trail record: only to withdraw a submission the
+    /// trail could not record.
+    async fn decide_unrecorded(
+        &self,
+        approval: &Approval,
+        state: ApprovalState,
+        now_ms: i64,
+    ) -> Result<Approval, ServiceError> {
+        let signed = self.signed(approval, state, now_ms);
+        self.store_decision(approval, state, signed, now_ms).await
+    }
+
+    fn signed(&self, approval: &Approval, state: ApprovalState, now_ms: i64) -> serde_json::Value {
         let key_id = self.key.public_key().key_id();
-        let signed = crate::decision::sign(
+        crate::decision::sign(
             &self.key,
             crate::decision::content(approval, state, now_ms, &key_id),
-        );
+        )
+    }
+
+    async fn store_decision(
+        &self,
+        approval: &Approval,
+        state: ApprovalState,
+        signed: serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Approval, ServiceError> {
         let decided = match self.store.decide(&approval.id, state, signed, now_ms).await {
             Ok(decided) => decided,
             Err(StoreError::Conflict(_)) => {

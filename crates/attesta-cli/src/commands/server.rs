@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use attesta::audit::AuditSigningKey;
+use attesta::audit::{AuditSigningKey, JsonlAuditLog};
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::service::{Limits, Service};
 use attesta_server::store::{SqliteStore, Store, now_ms};
+use attesta_server::trail::Trail;
 
 use crate::cli::{PrincipalsCommand, ServeArgs, ServerArgs, ServerCommand, ServerDatabaseArgs};
 use crate::config;
@@ -93,7 +94,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = config::engine(policy)?;
     let (store, path) = open_store(&args.db)?;
     let key = signing_key(&path)?;
-    let service = Service::new(Arc::new(store), engine, Limits::default(), key);
+    let trail_path = path.with_file_name("server-audit.jsonl");
+    let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
+    let service = Service::new(Arc::new(store), engine, Limits::default(), key, trail);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -107,8 +110,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .local_addr()
             .context("cannot read the listening address")?;
         eprintln!(
-            "attesta serve: listening on http://{local} (policy: {source}; database: {})",
-            path.display()
+            "attesta serve: listening on http://{local} (policy: {source}; database: {}; audit \
+             trail: {})",
+            path.display(),
+            trail_path.display()
         );
         attesta_server::http::serve(listener, service, attesta_mcp::shutdown_signal())
             .await
