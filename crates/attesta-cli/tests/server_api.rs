@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -651,4 +652,184 @@ fn a_failed_slot_denies_at_once_and_cancel_and_expiry_decide_too() {
     assert!(!inbox.to_string().contains(expiring_id), "{inbox}");
     let (_, _, expired) = server.get(&format!("/v1/approvals/{expiring_id}"), Some(&agent));
     assert_eq!(expired["state"], "expired");
+}
+
+/// An approver process: waits for an approval in its inbox, opens its slot
+/// and answers it (well or badly).
+fn approver(addr: String, token: String, good: bool) -> std::thread::JoinHandle<Value> {
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let id = loop {
+            let (_, _, inbox) = request(&addr, "GET", "/v1/inbox", Some(&token), None, b"");
+            if let Some(id) = inbox[0]["id"].as_str() {
+                break id.to_owned();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "nothing arrived"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let post = |path: String, body: &Value| {
+            let bytes = serde_json::to_vec(body).unwrap();
+            request(
+                &addr,
+                "POST",
+                &path,
+                Some(&token),
+                Some("application/json"),
+                &bytes,
+            )
+        };
+        let (_, _, slot) = post(format!("/v1/approvals/{id}/slot"), &json!({}));
+        let answers = if good {
+            good_answers(&slot["prompt"])
+        } else {
+            wrong_answers(&slot["prompt"])
+        };
+        post(
+            format!("/v1/approvals/{id}/answer"),
+            &json!({"answers": answers}),
+        )
+        .2
+    })
+}
+
+fn remote_engine(
+    addr: &str,
+    token: &str,
+    key: attesta::audit::AuditPublicKey,
+    log: &Path,
+) -> attesta::Attesta {
+    let remote = attesta::remote::RemoteApprovals::new(attesta::remote::RemoteConfig {
+        server: format!("http://{addr}"),
+        token: token.to_owned(),
+        public_key: key,
+    })
+    .unwrap();
+    attesta::Attesta::builder()
+        .scorer(Arc::new(attesta::risk::FixedRiskScorer::new(0.95).unwrap()))
+        .audit(Arc::new(attesta::audit::JsonlAuditLog::new(log)))
+        .approval_service(Arc::new(remote))
+        .build()
+        .unwrap()
+}
+
+fn critical_call() -> attesta::ActionContext {
+    attesta::ActionContext::new("drop_table")
+        .with_kwarg("table", "users")
+        .with_agent("ops-agent")
+        .with_environment("production")
+}
+
+#[test]
+fn the_engine_gates_a_critical_call_through_the_server_and_runs_it_after_both_approvers() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+    let log = dir.path().join("agent-audit.jsonl");
+    let engine = remote_engine(&server.addr, &agent, key.clone(), &log);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    let a = approver(server.addr.clone(), alice, true);
+    let b = approver(server.addr.clone(), bob, true);
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let outcome = runtime.block_on(engine.gate(&critical_call(), || {
+        ran.store(true, std::sync::atomic::Ordering::SeqCst);
+        "dropped"
+    }));
+    assert_eq!(a.join().unwrap()["passed"], true);
+    assert_eq!(b.join().unwrap()["passed"], true);
+    assert_eq!(outcome.unwrap(), "dropped", "approved by both");
+    assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+
+    // The requester's own audit record names both and carries the server's
+    // signed decision; both trails verify.
+    let record: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["verdict"], "approved");
+    let mut approvers: Vec<String> =
+        serde_json::from_value(record["approver_ids"].clone()).unwrap();
+    approvers.sort();
+    assert_eq!(approvers, ["alice", "bob"]);
+    let details = &record["metadata"]["attesta_decision"];
+    assert!(
+        details["server_approval_id"].as_str().is_some(),
+        "{details}"
+    );
+    let signed = &details["server_decision"];
+    assert!(attesta_server::decision::verify(&key, signed), "{signed}");
+    for trail in [log.clone(), dir.path().join(".attesta/server-audit.jsonl")] {
+        let verify = common::attesta()
+            .args(["audit", "verify", "--log"])
+            .arg(&trail)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}: {}",
+            trail.display(),
+            String::from_utf8_lossy(&verify.stdout)
+        );
+    }
+}
+
+#[test]
+fn the_engine_denies_what_it_cannot_verify_or_reach_and_a_wrong_answer_denies() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // A wrong answer by the second approver denies the action.
+    let engine = remote_engine(
+        &server.addr,
+        &agent,
+        key.clone(),
+        &dir.path().join("a.jsonl"),
+    );
+    let a = approver(server.addr.clone(), alice.clone(), true);
+    let b = approver(server.addr.clone(), bob.clone(), false);
+    let decision = runtime.block_on(engine.evaluate(&critical_call()));
+    a.join().unwrap();
+    b.join().unwrap();
+    assert!(!decision.is_approved(), "{decision:?}");
+
+    // Approved on the server, but signed by a key this requester does not
+    // trust: denied.
+    let stranger = attesta::audit::AuditSigningKey::from_seed(&[5u8; 32]).public_key();
+    let engine = remote_engine(&server.addr, &agent, stranger, &dir.path().join("b.jsonl"));
+    let a = approver(server.addr.clone(), alice.clone(), true);
+    let b = approver(server.addr.clone(), bob.clone(), true);
+    let decision = runtime.block_on(engine.evaluate(&critical_call()));
+    a.join().unwrap();
+    b.join().unwrap();
+    assert!(
+        !decision.is_approved(),
+        "an unverifiable approval is no approval"
+    );
+    assert!(decision.reason.contains("signature"), "{}", decision.reason);
+
+    // Nobody listening: denied, saying so.
+    drop(server);
+    let engine = remote_engine("127.0.0.1:9", &agent, key, &dir.path().join("c.jsonl"));
+    let decision = runtime.block_on(engine.evaluate(&critical_call()));
+    assert!(!decision.is_approved());
+    assert!(
+        decision.reason.contains("cannot be reached"),
+        "{}",
+        decision.reason
+    );
 }

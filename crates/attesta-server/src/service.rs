@@ -8,7 +8,6 @@
 //! approves their own request; one approver holds at most one slot of an
 //! approval.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,6 @@ use attesta::channel::{ApproverSlot, Prompt, Response};
 use attesta::policy::RubberStampMode;
 use attesta::{ActionContext, Attesta, RiskAssessment};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{
@@ -82,6 +80,11 @@ pub struct SubmitRequest {
     /// the server's limits).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// For a single approver: the challenge the requester's policy asks
+    /// for at this level (`confirm`, `quiz`, `teach_back`). Several
+    /// approvers always rotate teach-back → quiz → confirm by slot.
+    #[serde(default)]
+    pub challenge: Option<String>,
 }
 
 fn one() -> u32 {
@@ -357,7 +360,13 @@ impl Service {
             created_at_ms: now_ms,
             deadline_ms: now_ms
                 .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
-            slots: self.prepare_slots(who, &request.action, &request.risk, required)?,
+            slots: self.prepare_slots(
+                who,
+                &request.action,
+                &request.risk,
+                required,
+                request.challenge.as_deref(),
+            )?,
         };
         let submitted = self.store.submit(new).await?;
         if submitted.created
@@ -389,8 +398,21 @@ impl Service {
         action: &ActionContext,
         risk: &RiskAssessment,
         required: u32,
+        challenge: Option<&str>,
     ) -> Result<Vec<NewSlot>, ServiceError> {
-        let rotation = self.engine.approver_rotation();
+        let mut rotation = self.engine.approver_rotation();
+        if let Some(wanted) = challenge.filter(|_| required == 1) {
+            let Some(at) = rotation
+                .iter()
+                .position(|i| i.challenge_type().as_str() == wanted)
+            else {
+                return Err(ServiceError::Invalid(format!(
+                    "challenge `{wanted}` is not one this server asks; use confirm, quiz or \
+                     teach_back"
+                )));
+            };
+            rotation.rotate_left(at);
+        }
         let mut excluded = vec![who.id.clone()];
         if let Some(agent) = action.agent_id.as_deref().filter(|a| !a.is_empty()) {
             excluded.push(agent.to_owned());
@@ -822,17 +844,9 @@ fn check_key(key: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// `sha256:` and the hex SHA-256 of the action's JSON as serialised by
-/// this crate (field order fixed by the type).
 fn action_digest(action: &ActionContext) -> Result<String, ServiceError> {
-    let bytes = serde_json::to_vec(action)
-        .map_err(|e| ServiceError::Invalid(format!("the action cannot be serialised: {e}")))?;
-    let digest = Sha256::digest(&bytes);
-    let mut out = String::from("sha256:");
-    for b in digest {
-        let _ = write!(out, "{b:02x}");
-    }
-    Ok(out)
+    attesta::approval::action_digest(action)
+        .map_err(|e| ServiceError::Invalid(format!("the action cannot be serialised: {e}")))
 }
 
 fn view(approval: &Approval) -> Result<ApprovalView, ServiceError> {

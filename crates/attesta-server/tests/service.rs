@@ -77,6 +77,7 @@ fn request(key: &str, timeout: u64) -> SubmitRequest {
         required_approvers: 1,
         escalation: None,
         timeout_seconds: Some(timeout),
+        challenge: None,
     }
 }
 

@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod approval;
 pub mod audit;
 pub mod challenge;
 pub mod channel;
@@ -50,6 +51,8 @@ pub mod events;
 pub mod gate;
 pub mod names;
 pub mod policy;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod risk;
 pub mod shared_file;
 pub mod trust;
@@ -59,7 +62,8 @@ pub use challenge::{Challenge, ChallengeResult, ChallengeType};
 pub use context::ActionContext;
 pub use decision::{Decision, Denied, Verdict};
 pub use gate::{
-    Attesta, AttestaBuilder, BuildError, Escalation, EscalationSource, GateError, Preview,
+    ApprovalService, Attesta, AttestaBuilder, BuildError, Escalation, EscalationSource, GateError,
+    Preview,
 };
 pub use policy::Policy;
 pub use risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer};

@@ -183,11 +183,15 @@ fn metadata_for(
             details.insert("unanswered".into(), why.as_str().into());
         }
         // Multi-party: every approver's identity proof, timing and sub-result.
+        // An approval server's id and signed decision, so the record can
+        // be matched with the server's own trail and checked with its key.
         for key in [
             "approver_records",
             "required_approvers",
             "identity_warning",
             "verified_by",
+            "server_approval_id",
+            "server_decision",
         ] {
             if let Some(value) = result.details.get(key) {
                 details.insert(key.into(), value.clone());

@@ -179,6 +179,9 @@ impl ChallengeRegistry {
     /// stand-in configured for the type cannot promise the count).
     fn multi_party(&self, policy: &Policy, required: u32) -> Resolved {
         let kind = ChallengeType::MultiParty;
+        if let Some(approvals) = &self.approvals {
+            return Resolved::Present(approvals.challenge(kind, required));
+        }
         let Some(channel) = &self.channel else {
             return Resolved::Unavailable(
                 kind,

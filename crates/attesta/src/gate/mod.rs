@@ -41,6 +41,7 @@ use crate::trust::{TrustEngine, TrustModel};
 use crate::value::{Value, ValueMap};
 
 use escalate::Escalated;
+pub use registry::ApprovalService;
 use registry::{ChallengeRegistry, Resolved, ResolvedChallenges};
 
 /// Why an [`Attesta`] could not be built.
@@ -165,6 +166,18 @@ impl AttestaBuilder {
     #[must_use]
     pub fn channel(mut self, channel: Arc<dyn Channel>) -> Self {
         self.challenges.channel = Some(channel);
+        self
+    }
+
+    /// Puts every approval that needs a human to an approval server (see
+    /// [`ApprovalService`]; `attesta::remote::RemoteApprovals` with the
+    /// `remote` feature), which asks its approvers, judges their answers
+    /// and signs the decision. The gate still checks the approvers it
+    /// reports (distinct, not the agent, enough of them). Challenge
+    /// instances configured for a level or a type still take precedence.
+    #[must_use]
+    pub fn approval_service(mut self, service: Arc<dyn ApprovalService>) -> Self {
+        self.challenges.approvals = Some(service);
         self
     }
 

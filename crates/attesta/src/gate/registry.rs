@@ -39,6 +39,20 @@ pub(crate) struct ChallengeRegistry {
     /// quiz and teach-back (alone or in a multi-party rotation) ask its
     /// templates and count its vocabulary.
     pub(crate) domain: Option<Arc<DomainProfile>>,
+    /// An approval server that asks, judges and decides for every level
+    /// that needs a human (instead of the built-ins over the channel).
+    pub(crate) approvals: Option<Arc<dyn ApprovalService>>,
+}
+
+/// A service that puts approvals to people elsewhere and decides them
+/// itself (the approval server): the engine asks it for the challenge of
+/// one action, of a kind and for a number of distinct approvers, and
+/// presents that challenge like any other. The engine stays free of HTTP:
+/// the implementation over `attesta serve` is behind the `remote` feature.
+pub trait ApprovalService: Send + Sync + std::fmt::Debug {
+    /// The challenge that asks the service for an approval of `kind` by
+    /// `required_approvers` distinct people.
+    fn challenge(&self, kind: ChallengeType, required_approvers: u32) -> Arc<dyn Challenge>;
 }
 
 /// The challenge for every level, fixed at build time.
@@ -99,6 +113,14 @@ impl ChallengeRegistry {
         }
         if let Some(instance) = self.per_type.get(&kind) {
             return Resolved::Present(Arc::clone(instance));
+        }
+        if let Some(approvals) = &self.approvals {
+            let required = if kind == ChallengeType::MultiParty {
+                policy.required_approvers
+            } else {
+                1
+            };
+            return Resolved::Present(approvals.challenge(kind, required));
         }
         let Some(channel) = &self.channel else {
             return Resolved::Unavailable(
