@@ -833,3 +833,55 @@ fn the_engine_denies_what_it_cannot_verify_or_reach_and_a_wrong_answer_denies() 
         decision.reason
     );
 }
+
+/// `policy.approvals` in attesta.yaml: from_config puts approvals to the
+/// server; a missing or exposed token is an error at start-up, never a
+/// silent fallback to the terminal.
+#[test]
+fn an_attesta_yaml_naming_the_server_gates_through_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let server = Server::start(dir.path());
+    public_key(&server, dir.path());
+    let token = dir.path().join("agent.token");
+    std::fs::write(&token, &agent).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let policy = |token_line: &str| {
+        format!(
+            "policy:\n  approvals:\n    server: http://{}\n    public_key: .attesta/server-signing.pub\n    {token_line}\naudit:\n  path: agent-audit.jsonl\n",
+            server.addr
+        )
+    };
+    let path = dir.path().join("attesta.yaml");
+    std::fs::write(&path, policy("token_file: agent.token")).unwrap();
+    let exposed = attesta::Attesta::from_config(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(exposed.contains("chmod 600"), "{exposed}");
+    std::fs::write(&path, policy("token_env: ATTESTA_TEST_TOKEN_NOBODY_SETS")).unwrap();
+    let missing = attesta::Attesta::from_config(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("ATTESTA_TEST_TOKEN_NOBODY_SETS"),
+        "{missing}"
+    );
+
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&path, policy("token_file: agent.token")).unwrap();
+    let engine = attesta::Attesta::from_config(&path).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let a = approver(server.addr.clone(), alice, true);
+    // MEDIUM under the default policy: one approver, a confirmation.
+    let ctx = attesta::ActionContext::new("restart_service")
+        .with_kwarg("name", "billing")
+        .with_trusted_risk_override(attesta::RiskLevel::Medium);
+    let decision = runtime.block_on(engine.evaluate(&ctx));
+    let answered = a.join().unwrap();
+    assert!(decision.is_approved(), "{decision:?}\n{answered}");
+    assert_eq!(decision.approvers, ["alice"]);
+    let (_, _, inbox) = server.get("/v1/inbox", Some(&add(dir.path(), "carol", "approver")));
+    assert_eq!(inbox, json!([]));
+}

@@ -1283,3 +1283,50 @@ fn audit_fsync_mode_loads_and_is_validated() {
         "audit.fsync",
     );
 }
+
+#[test]
+fn approvals_name_a_tls_server_its_key_and_where_the_token_comes_from() {
+    let dir = Dir::new();
+    let policy = dir.load(
+        "attesta.yaml",
+        "policy:\n  approvals:\n    server: https://approvals.example.com\n    public_key: keys/server-signing.pub\n",
+    );
+    let approvals = policy.approvals.expect("approvals");
+    assert_eq!(approvals.server, "https://approvals.example.com");
+    assert_eq!(approvals.token_env, "ATTESTA_TOKEN");
+    assert_eq!(approvals.token_file, None);
+    assert_eq!(
+        approvals.public_key,
+        dir.path().join("keys/server-signing.pub")
+    );
+    let local = dir.load(
+        "local.yaml",
+        "policy:\n  approvals:\n    server: http://127.0.0.1:8787\n    public_key: k.pub\n    token_file: token\n",
+    );
+    assert_eq!(
+        local.approvals.expect("approvals").token_file,
+        Some(dir.path().join("token"))
+    );
+    let plain = dir.invalid(
+        "plain.yaml",
+        "policy:\n  approvals:\n    server: http://approvals.example.com\n    public_key: k.pub\n",
+        3,
+        "policy.approvals.server",
+    );
+    assert!(plain.contains("TLS"), "{plain}");
+    let keyless = dir.error(
+        "keyless.yaml",
+        "policy:\n  approvals:\n    server: https://a.example\n",
+    );
+    assert!(keyless.to_string().contains("public_key"), "{keyless}");
+    let both = dir.error(
+        "both.yaml",
+        "policy:\n  approvals:\n    server: https://a.example\n    public_key: k.pub\n    token_env: T\n    token_file: t\n",
+    );
+    assert!(both.to_string().contains("not both"), "{both}");
+    let typo = dir.error(
+        "typo.yaml",
+        "policy:\n  approvals:\n    server: https://a.example\n    public_key: k.pub\n    tokn_env: T\n",
+    );
+    assert!(typo.to_string().contains("tokn_env"), "{typo}");
+}

@@ -417,6 +417,10 @@ impl Attesta {
         let builder = Self::builder().clock(Arc::clone(&clock)).audit(audit);
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);
+        let builder = match &policy.approvals {
+            Some(settings) => builder.approval_service(approval_server(settings)?),
+            None => builder,
+        };
         Ok(builder.policy(policy))
     }
 
@@ -961,4 +965,53 @@ fn trust_domain<'a>(ctx: &'a ActionContext, environment: &'a str) -> &'a str {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// The approval server `policy.approvals` names, as the engine's
+/// [`ApprovalService`]: the token from its environment variable or file,
+/// the server's public key from its file. Anything missing is an error at
+/// start-up, never a silent fallback to another channel.
+#[cfg(feature = "remote")]
+fn approval_server(
+    settings: &crate::policy::ApprovalsSettings,
+) -> Result<Arc<dyn ApprovalService>, BuildError> {
+    let token = match &settings.token_file {
+        Some(path) => crate::challenge::totp::read_owner_only(path)
+            .map(|text| text.to_string())
+            .map_err(|e| BuildError::Component(format!("policy.approvals.token_file: {e}")))?,
+        None => std::env::var(&settings.token_env).map_err(|_| {
+            BuildError::Component(format!(
+                "policy.approvals needs the requester token in the environment variable {}; \
+                 create one with `attesta server principals add NAME --kind requester` and \
+                 export it",
+                settings.token_env
+            ))
+        })?,
+    };
+    let public_key = crate::audit::AuditPublicKey::load(&settings.public_key).map_err(|e| {
+        BuildError::Component(format!(
+            "policy.approvals.public_key: {e}; copy the server's server-signing.pub (or GET \
+             /v1/public-key) there"
+        ))
+    })?;
+    let remote = crate::remote::RemoteApprovals::new(crate::remote::RemoteConfig {
+        server: settings.server.clone(),
+        token: token.trim().to_owned(),
+        public_key,
+    })
+    .map_err(|e| BuildError::Component(format!("policy.approvals: {e}")))?;
+    Ok(Arc::new(remote))
+}
+
+/// Without the `remote` feature, a policy that names an approval server is
+/// refused rather than silently asking locally.
+#[cfg(not(feature = "remote"))]
+fn approval_server(
+    _settings: &crate::policy::ApprovalsSettings,
+) -> Result<Arc<dyn ApprovalService>, BuildError> {
+    Err(BuildError::Component(
+        "policy.approvals names an approval server, but this build of attesta has no `remote` \
+         feature; rebuild with `--features remote` (the attesta CLI has it)"
+            .to_owned(),
+    ))
 }

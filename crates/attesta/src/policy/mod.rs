@@ -86,6 +86,22 @@ pub enum RubberStampMode {
     Reject,
 }
 
+/// Where approvals go when an approval server is used
+/// (`policy.approvals`): every level that needs a human is put to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalsSettings {
+    /// The server's base URL (`https://…`; `http://` only on loopback).
+    pub server: String,
+    /// The environment variable holding the requester token (default
+    /// `ATTESTA_TOKEN`).
+    pub token_env: String,
+    /// A file holding the token instead (owner-only permissions), if set.
+    pub token_file: Option<PathBuf>,
+    /// The server's public key file (`server-signing.pub`): decisions not
+    /// signed by it are refused.
+    pub public_key: PathBuf,
+}
+
 /// Audit trail settings (`audit:` section).
 #[derive(Clone, PartialEq)]
 pub struct AuditSettings {
@@ -332,6 +348,9 @@ pub struct Policy {
     pub totp: TotpSettings,
     /// People allowed to approve, and how each proves who they are.
     pub approvers: Vec<ApproverConfig>,
+    /// The approval server every human approval goes to
+    /// (`policy.approvals`), if any.
+    pub approvals: Option<ApprovalsSettings>,
     /// Non-fatal notes from loading (e.g. an unknown domain with
     /// `domain_strict: false`); the CLI prints them.
     pub warnings: Vec<String>,
@@ -362,6 +381,7 @@ impl Default for Policy {
             teach_back: TeachBackSettings::default(),
             totp: TotpSettings::default(),
             approvers: Vec::new(),
+            approvals: None,
             warnings: Vec::new(),
         }
     }
@@ -568,6 +588,7 @@ impl PartialEq for Policy {
             teach_back,
             totp,
             approvers,
+            approvals,
             warnings,
         } = self;
         *source == other.source
@@ -596,6 +617,7 @@ impl PartialEq for Policy {
             && *teach_back == other.teach_back
             && *totp == other.totp
             && *approvers == other.approvers
+            && *approvals == other.approvals
             && *warnings == other.warnings
     }
 }

@@ -21,6 +21,8 @@ mod verifier;
 
 pub use challenge::TotpChallenge;
 pub use code::TotpError;
+#[cfg(feature = "remote")]
+pub(crate) use provider::read_owner_only;
 pub use provider::{ConfiguredSecrets, SecretError, SecretProvider};
 pub use secret::{InvalidSecret, TotpSecret};
 pub use verifier::{CodeCheck, TotpVerifier};

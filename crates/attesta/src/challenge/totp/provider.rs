@@ -252,6 +252,20 @@ enum FileFailure {
     Io(String),
 }
 
+/// An owner-only secret file's text (a TOTP secret, an approval server
+/// token), or why it cannot be used, in words that say what to do.
+#[cfg(feature = "remote")]
+pub(crate) fn read_owner_only(path: &Path) -> Result<Zeroizing<String>, String> {
+    read_private_file(path).map_err(|failure| match failure {
+        FileFailure::Exposed(mode) => format!(
+            "{} can be read by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ),
+        FileFailure::Io(e) => format!("cannot read {}: {e}", path.display()),
+    })
+}
+
 /// Reads a small secret file after checking, on the open handle (so the
 /// file cannot be swapped between check and read), that only its owner can
 /// read it.

@@ -12,7 +12,7 @@ use crate::policy::tree::{Kind, Problem, escape_controls};
 use crate::policy::{FailMode, GateMode, Policy, RubberStampMode};
 use crate::risk::RiskLevel;
 
-const POLICY_KEYS: &[&str] = &[
+pub(super) const POLICY_KEYS: &[&str] = &[
     "minimum_review_seconds",
     "min_review_seconds",
     "require_multi_party",
@@ -29,6 +29,7 @@ const POLICY_KEYS: &[&str] = &[
     "quiz",
     "teach_back",
     "totp",
+    "approvals",
 ];
 
 /// Longest approval wait a policy may set: a day. Longer is a typo (minutes

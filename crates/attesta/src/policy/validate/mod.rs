@@ -5,6 +5,7 @@
 //! skipped or defaulted silently: an unknown key, a wrong type or an
 //! out-of-range value stops loading with a [`Problem`].
 
+mod approvals;
 mod audit;
 mod challenges;
 mod domains;
@@ -63,6 +64,12 @@ pub(super) fn policy(
     let top = Section::new(&root, TOP_LEVEL_KEYS)?;
 
     gate::apply(&mut policy, &top)?;
+    if let Some(section) = top.get("policy") {
+        let section = Section::new(section, gate::POLICY_KEYS)?;
+        if let Some(approvals) = section.get("approvals") {
+            policy.approvals = Some(approvals::settings(approvals, base_dir)?);
+        }
+    }
     if let Some(risk) = top.get("risk") {
         risk::apply(&mut policy, risk)?;
     }
