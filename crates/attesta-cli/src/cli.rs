@@ -39,8 +39,60 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Administer the approval server's database (principals and tokens).
     Server(ServerArgs),
+    /// For approvers: list the approvals waiting for you, show one, answer
+    /// your slot at this terminal; for requesters: cancel one.
+    Approvals(ApprovalsArgs),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalsArgs {
+    /// The approval server's URL. Default: $ATTESTA_SERVER, else
+    /// policy.approvals.server in attesta.yaml.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// A file (owner-only) holding your token. Default: $ATTESTA_TOKEN.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Policy file for the server, the token and the terminal's approvers.
+    /// Default: ./attesta.yaml (or .yml/.toml) if present.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApprovalsCommand {
+    /// The pending approvals you may answer, oldest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open your slot of an approval and show it: the action, why it is
+    /// risky, and your questions. Your review time starts now.
+    Show {
+        /// The approval's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer your slot of an approval at this terminal.
+    Answer {
+        /// The approval's id.
+        id: String,
+    },
+    /// Withdraw an approval you requested (a requester's token).
+    Cancel {
+        /// The approval's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where the approval server keeps its state.

@@ -885,3 +885,127 @@ fn an_attesta_yaml_naming_the_server_gates_through_it() {
     let (_, _, inbox) = server.get("/v1/inbox", Some(&add(dir.path(), "carol", "approver")));
     assert_eq!(inbox, json!([]));
 }
+
+/// A token in an owner-only file, as an approver keeps it.
+fn token_file(dir: &Path, name: &str, token: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, token).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn approvers_list_show_and_answer_at_their_own_terminal_and_requesters_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let server = Server::start(dir.path());
+    let url = format!("http://{}", server.addr);
+    let mut confirm = submission("confirm-me", 1);
+    confirm["challenge"] = json!("confirm");
+    let (_, _, created) = server.post("/v1/approvals", &agent, &confirm);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let alice_file = token_file(dir.path(), "alice.token", &alice);
+    let alice_file = alice_file.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        common::attesta()
+            .args(["approvals", "--server", &url])
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    let listed = cli(&["--token-file", alice_file, "list", "--json"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let inbox: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(inbox[0]["id"], id.as_str());
+    let text = cli(&["--token-file", alice_file, "list"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("drop_table(table='users')"));
+
+    // Alice answers at her terminal: the confirmation, typed.
+    let mut session = common::pty::Session::start(
+        dir.path(),
+        &[
+            "approvals",
+            "--server",
+            &url,
+            "--token-file",
+            alice_file,
+            "answer",
+            &id,
+        ],
+    );
+    session.expect("drop_table");
+    session.expect("> ");
+    session.send("yes");
+    session.expect("passed");
+    let screen = session.finish();
+    assert!(screen.contains("the approval is approved"), "{screen}");
+    let (_, _, status) = server.get(&format!("/v1/approvals/{id}"), Some(&agent));
+    assert_eq!(status["state"], "approved");
+    assert_eq!(status["slots"][0]["approver"], "alice");
+
+    // Show opens a slot and prints its questions.
+    let (_, _, two) = server.post("/v1/approvals", &agent, &submission("teach", 1));
+    let two_id = two["id"].as_str().unwrap();
+    let shown = cli(&["--token-file", alice_file, "show", two_id]);
+    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(
+        shown_text.contains("slot 1 of 1") && shown_text.contains("teach_back"),
+        "{shown_text}"
+    );
+
+    // The requester withdraws its own.
+    let agent_file = token_file(dir.path(), "agent.token", &agent);
+    let cancelled = cli(&[
+        "--token-file",
+        agent_file.to_str().unwrap(),
+        "cancel",
+        two_id,
+        "--json",
+    ]);
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    let cancelled: Value = serde_json::from_slice(&cancelled.stdout).unwrap();
+    assert_eq!(cancelled["state"], "cancelled");
+
+    // Bad set-ups say what to do, with exit 2.
+    let nowhere = common::attesta()
+        .args(["approvals", "--token-file", alice_file, "list"])
+        .env_remove("ATTESTA_SERVER")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("--server"));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.path().join("alice.token"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let exposed = cli(&["--token-file", alice_file, "list"]);
+    assert_eq!(exposed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&exposed.stderr).contains("chmod 600"));
+    let forged = token_file(dir.path(), "forged.token", "attesta_0000");
+    let refused = cli(&["--token-file", forged.to_str().unwrap(), "list"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not one this server issued"));
+}

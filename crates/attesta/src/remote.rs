@@ -86,16 +86,43 @@ pub struct RemoteApprovals {
 #[derive(Debug)]
 struct Inner {
     config: RemoteConfig,
-    http: reqwest::Client,
-    base: String,
+    api: ApiClient,
 }
 
 impl RemoteApprovals {
     /// A client of the server in `config`.
     pub fn new(config: RemoteConfig) -> Result<Self, RemoteError> {
-        let base = config.server.trim_end_matches('/').to_owned();
+        let api = ApiClient::new(&config.server, &config.token)?;
+        Ok(Self {
+            inner: Arc::new(Inner { config, api }),
+        })
+    }
+}
+
+/// The approval server's JSON API with a bearer token: what
+/// [`RemoteApprovals`] and the approvers' CLI speak.
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    /// A client of the server at `server` (`https://…`, or `http://` for
+    /// loopback) presenting `token`.
+    pub fn new(server: &str, token: &str) -> Result<Self, RemoteError> {
+        let base = server.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(RemoteError::Url(config.server.clone()));
+            return Err(RemoteError::Url(server.to_owned()));
         }
         // The ring provider, once per process (an error means one is
         // installed already, which is fine).
@@ -106,9 +133,63 @@ impl RemoteApprovals {
             .build()
             .map_err(|e| RemoteError::Client(e.to_string()))?;
         Ok(Self {
-            inner: Arc::new(Inner { config, http, base }),
+            http,
+            base,
+            token: token.trim().to_owned(),
         })
     }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET path` (under the base URL): the JSON answer, or what went wrong.
+    pub async fn get(&self, path: &str) -> Result<Json, ApiError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// `POST path` with a JSON body: the JSON answer, or what went wrong.
+    pub async fn post(&self, path: &str, body: &Json) -> Result<Json, ApiError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Json, ApiError> {
+        let server = &self.base;
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
+            ApiError::Unreachable(format!(
+                "the approval server {server} cannot be reached: {e}"
+            ))
+        })?;
+        let status = response.status();
+        let body: Json = response.json().await.unwrap_or(Json::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(ApiError::Refused {
+            status: status.as_u16(),
+            detail: body["detail"].as_str().unwrap_or("no detail").to_owned(),
+        })
+    }
+}
+
+/// A failed API call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No answer (connection refused, timeout, TLS failure).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server answered with an error status; `detail` says what to do.
+    #[error("the approval server refused the request ({status}): {detail}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The problem's `detail`.
+        detail: String,
+    },
 }
 
 impl ApprovalService for RemoteApprovals {
@@ -127,6 +208,12 @@ struct RemoteApproval {
     inner: Arc<Inner>,
     kind: ChallengeType,
     required: u32,
+}
+
+// By value so it reads `map_err(unreachable)`.
+#[allow(clippy::needless_pass_by_value)]
+fn unreachable(err: ApiError) -> Failure {
+    Failure::Unreachable(err.to_string())
 }
 
 /// A failure to get a verified decision.
@@ -180,54 +267,24 @@ impl RemoteApproval {
         if self.kind != ChallengeType::MultiParty {
             submission["challenge"] = json!(self.kind.as_str());
         }
-        let submitted = self
-            .call(
-                inner
-                    .http
-                    .post(format!("{}/v1/approvals", inner.base))
-                    .json(&submission),
-            )
-            .await?;
+        let submitted = inner
+            .api
+            .post("/v1/approvals", &submission)
+            .await
+            .map_err(unreachable)?;
         let id = submitted["id"]
             .as_str()
             .ok_or_else(|| Failure::Untrusted("the server's answer names no approval id".into()))?
             .to_owned();
         // A requester that restarted may find its approval decided already.
         let signed = loop {
-            let url = format!(
-                "{}/v1/approvals/{id}/decision?wait={}",
-                inner.base,
-                POLL.as_secs()
-            );
-            let answer = self.call(inner.http.get(url)).await?;
+            let path = format!("/v1/approvals/{id}/decision?wait={}", POLL.as_secs());
+            let answer = inner.api.get(&path).await.map_err(unreachable)?;
             if !answer["signed_decision"].is_null() {
                 break answer["signed_decision"].clone();
             }
         };
         self.judge(&id, &digest, &signed)
-    }
-
-    /// Sends `request` with the token; the JSON answer, or why not.
-    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Json, Failure> {
-        let server = &self.inner.base;
-        let response = request
-            .bearer_auth(&self.inner.config.token)
-            .send()
-            .await
-            .map_err(|e| {
-                Failure::Unreachable(format!(
-                    "the approval server {server} cannot be reached: {e}"
-                ))
-            })?;
-        let status = response.status();
-        let body: Json = response.json().await.unwrap_or(Json::Null);
-        if !status.is_success() {
-            let detail = body["detail"].as_str().unwrap_or("no detail");
-            return Err(Failure::Unreachable(format!(
-                "the approval server {server} refused the request ({status}): {detail}"
-            )));
-        }
-        Ok(body)
     }
 
     /// The verified decision as a challenge result.

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+mod approvals;
 mod audit;
 mod demo;
 mod domains;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mcp(McpCommand::Pins(args)) => mcp_pins::run(&args),
         Command::Serve(args) => server::serve(&args),
         Command::Server(args) => server::run(&args),
+        Command::Approvals(args) => approvals::run(&args),
         Command::Version => {
             println!("attesta {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

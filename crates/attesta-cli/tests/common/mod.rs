@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub, clippy::expect_used)]
 
 pub mod proxy;
+#[cfg(unix)]
+pub mod pty;
 
 use std::io::Write;
 use std::path::Path;
