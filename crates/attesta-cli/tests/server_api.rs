@@ -49,8 +49,12 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Self {
+        Self::start_at(dir, "127.0.0.1:0")
+    }
+
+    fn start_at(dir: &Path, listen: &str) -> Self {
         let mut child = common::attesta()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -701,10 +705,21 @@ fn remote_engine(
     key: attesta::audit::AuditPublicKey,
     log: &Path,
 ) -> attesta::Attesta {
+    remote_engine_retrying(addr, token, key, log, Duration::from_secs(1))
+}
+
+fn remote_engine_retrying(
+    addr: &str,
+    token: &str,
+    key: attesta::audit::AuditPublicKey,
+    log: &Path,
+    retry_for: Duration,
+) -> attesta::Attesta {
     let remote = attesta::remote::RemoteApprovals::new(attesta::remote::RemoteConfig {
         server: format!("http://{addr}"),
         token: token.to_owned(),
         public_key: key,
+        retry_for,
     })
     .unwrap();
     attesta::Attesta::builder()
@@ -1008,4 +1023,159 @@ fn approvers_list_show_and_answer_at_their_own_terminal_and_requesters_cancel() 
     let refused = cli(&["--token-file", forged.to_str().unwrap(), "list"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not one this server issued"));
+}
+
+/// Durability: `kill -9` the server while one of two slots is answered;
+/// restart it; the second approver answers; the requester, which kept
+/// retrying, gets the decision. Nothing was lost or decided twice.
+#[test]
+fn a_server_killed_mid_approval_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let mut server = Server::start(dir.path());
+    let addr = server.addr.clone();
+    let key = public_key(&server, dir.path());
+    let log = dir.path().join("agent-audit.jsonl");
+    let engine = remote_engine_retrying(&addr, &agent, key.clone(), &log, Duration::from_secs(30));
+    let requester = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(engine.evaluate(&critical_call()))
+    });
+    assert_eq!(
+        approver(addr.clone(), alice, true).join().unwrap()["passed"],
+        true
+    );
+
+    server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    server.child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let restarted = Server::start_at(dir.path(), &addr);
+    assert_eq!(
+        approver(addr.clone(), bob, true).join().unwrap()["passed"],
+        true
+    );
+    let decision = requester.join().unwrap();
+    assert!(decision.is_approved(), "{decision:?}");
+    let mut approvers = decision.approvers.clone();
+    approvers.sort();
+    assert_eq!(
+        approvers,
+        ["alice", "bob"],
+        "alice's answer survived the crash"
+    );
+    let trail = std::fs::read_to_string(dir.path().join(".attesta/server-audit.jsonl")).unwrap();
+    let decided = trail
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["verdict"] == "approved")
+        .count();
+    assert_eq!(decided, 1, "decided once:\n{trail}");
+    drop(restarted);
+}
+
+/// One slot hammered by many answers at once: exactly one is recorded.
+#[test]
+fn concurrent_answers_to_one_slot_record_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let server = Server::start(dir.path());
+    let mut confirm = submission("race", 1);
+    confirm["challenge"] = json!("confirm");
+    let (_, _, created) = server.post("/v1/approvals", &agent, &confirm);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, _, slot) = server.post(&format!("/v1/approvals/{id}/slot"), &alice, &json!({}));
+    let answers = json!({"answers": good_answers(&slot["prompt"])});
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, token, id, body, barrier) = (
+                server.addr.clone(),
+                alice.clone(),
+                id.clone(),
+                serde_json::to_vec(&answers).unwrap(),
+                Arc::clone(&barrier),
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                request(
+                    &addr,
+                    "POST",
+                    &format!("/v1/approvals/{id}/answer"),
+                    Some(&token),
+                    Some("application/json"),
+                    &body,
+                )
+                .0
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    let trail = std::fs::read_to_string(dir.path().join(".attesta/server-audit.jsonl")).unwrap();
+    assert_eq!(
+        trail.lines().count(),
+        2,
+        "one submission, one decision:\n{trail}"
+    );
+}
+
+/// A requester that dies while waiting and starts again with the same
+/// idempotency key re-attaches to its approval instead of making another.
+#[test]
+fn a_restarted_requester_reattaches_with_its_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+    let ctx = critical_call().with_metadata("idempotency_key", "job-4711");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The first requester gives up (as if killed) while nobody answered.
+    let first = remote_engine(
+        &server.addr,
+        &agent,
+        key.clone(),
+        &dir.path().join("a.jsonl"),
+    );
+    let gave_up = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(500), first.evaluate(&ctx)).await
+    });
+    assert!(gave_up.is_err(), "still waiting when it died");
+    let (_, _, inbox) = server.get("/v1/inbox", Some(&alice));
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    let id = inbox[0]["id"].clone();
+    // Started again with the same key: the same approval, answered now.
+    let second = remote_engine(&server.addr, &agent, key, &dir.path().join("b.jsonl"));
+    let a = approver(server.addr.clone(), alice.clone(), true);
+    let b = approver(server.addr.clone(), bob, true);
+    let decision = runtime.block_on(second.evaluate(&ctx));
+    a.join().unwrap();
+    b.join().unwrap();
+    assert!(decision.is_approved(), "{decision:?}");
+    let record: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.path().join("b.jsonl"))
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        record["metadata"]["attesta_decision"]["server_approval_id"],
+        id
+    );
+    let (_, _, pending) = server.get("/v1/inbox", Some(&alice));
+    assert_eq!(pending, json!([]), "no second approval was made");
 }

@@ -53,7 +53,14 @@ pub struct RemoteConfig {
     /// The server's public key: decisions signed by anything else are
     /// refused.
     pub public_key: AuditPublicKey,
+    /// How long an unreachable server is retried (with backoff) before the
+    /// approval counts as unanswered: a server restarting mid-approval
+    /// loses nothing. The gate's approval timeout bounds the whole wait.
+    pub retry_for: Duration,
 }
+
+/// The default [`RemoteConfig::retry_for`].
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for RemoteConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,6 +68,7 @@ impl fmt::Debug for RemoteConfig {
             .field("server", &self.server)
             .field("token", &"<redacted>")
             .field("public_key", &self.public_key.key_id())
+            .field("retry_for", &self.retry_for)
             .finish()
     }
 }
@@ -267,11 +275,9 @@ impl RemoteApproval {
         if self.kind != ChallengeType::MultiParty {
             submission["challenge"] = json!(self.kind.as_str());
         }
-        let submitted = inner
-            .api
-            .post("/v1/approvals", &submission)
-            .await
-            .map_err(unreachable)?;
+        let submitted = self
+            .retrying(|| inner.api.post("/v1/approvals", &submission))
+            .await?;
         let id = submitted["id"]
             .as_str()
             .ok_or_else(|| Failure::Untrusted("the server's answer names no approval id".into()))?
@@ -279,12 +285,33 @@ impl RemoteApproval {
         // A requester that restarted may find its approval decided already.
         let signed = loop {
             let path = format!("/v1/approvals/{id}/decision?wait={}", POLL.as_secs());
-            let answer = inner.api.get(&path).await.map_err(unreachable)?;
+            let answer = self.retrying(|| inner.api.get(&path)).await?;
             if !answer["signed_decision"].is_null() {
                 break answer["signed_decision"].clone();
             }
         };
         self.judge(&id, &digest, &signed)
+    }
+
+    /// Runs `call`, again and again while the server cannot be reached, for
+    /// up to [`RemoteConfig::retry_for`]; a refusal is final at once.
+    async fn retrying<F, Fut>(&self, call: F) -> Result<Json, Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Json, ApiError>>,
+    {
+        let give_up = tokio::time::Instant::now() + self.inner.config.retry_for;
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match call().await {
+                Ok(answer) => return Ok(answer),
+                Err(ApiError::Unreachable(_)) if tokio::time::Instant::now() < give_up => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(err) => return Err(unreachable(err)),
+            }
+        }
     }
 
     /// The verified decision as a challenge result.
