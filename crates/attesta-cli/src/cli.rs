@@ -103,7 +103,8 @@ pub(crate) struct ServerDatabaseArgs {
     /// ./attesta.yaml (or .yml/.toml) if present, else built-in defaults.
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
-    /// The database: an SQLite file path (or `sqlite:PATH`). Default:
+    /// The database: an SQLite file path (or `sqlite:PATH`), or a
+    /// `postgres://USER@HOST/DB` URL shared by several servers. Default:
     /// .attesta/server.db beside the policy (or in the current directory).
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) database: Option<String>,

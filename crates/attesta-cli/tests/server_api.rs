@@ -19,8 +19,19 @@ use serde_json::{Value, json};
 
 /// `attesta server principals ARGS` in `dir`.
 fn principals(dir: &Path, args: &[&str]) -> std::process::Output {
-    common::attesta()
-        .args(["server", "principals"])
+    principals_in(dir, None, args)
+}
+
+/// The same on `database` (a PostgreSQL URL), if given.
+fn principals_in(dir: &Path, database: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = common::attesta();
+    if let Some(url) = database {
+        command.args(["server", "--database", url]);
+    } else {
+        command.arg("server");
+    }
+    command
+        .arg("principals")
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -30,7 +41,11 @@ fn principals(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// Adds a principal and returns its token.
 fn add(dir: &Path, id: &str, kind: &str) -> String {
-    let out = principals(dir, &["add", id, "--kind", kind, "--json"]);
+    add_in(dir, None, id, kind)
+}
+
+fn add_in(dir: &Path, database: Option<&str>, id: &str, kind: &str) -> String {
+    let out = principals_in(dir, database, &["add", id, "--kind", kind, "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -53,8 +68,17 @@ impl Server {
     }
 
     fn start_at(dir: &Path, listen: &str) -> Self {
-        let mut child = common::attesta()
-            .args(["serve", "--listen", listen])
+        Self::start_in(dir, listen, None)
+    }
+
+    /// A server on `database` (a PostgreSQL URL) if given, else SQLite.
+    fn start_in(dir: &Path, listen: &str, database: Option<&str>) -> Self {
+        let mut command = common::attesta();
+        command.args(["serve", "--listen", listen]);
+        if let Some(url) = database {
+            command.args(["--database", url]);
+        }
+        let mut child = command
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -739,11 +763,22 @@ fn critical_call() -> attesta::ActionContext {
 
 #[test]
 fn the_engine_gates_a_critical_call_through_the_server_and_runs_it_after_both_approvers() {
+    gate_through_the_server(None);
+}
+
+#[test]
+fn the_same_with_postgresql() {
+    if let Some(url) = fresh_postgres() {
+        gate_through_the_server(Some(&url));
+    }
+}
+
+fn gate_through_the_server(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
-    let server = Server::start(dir.path());
+    let agent = add_in(dir.path(), database, "deploy-bot", "requester");
+    let alice = add_in(dir.path(), database, "alice", "approver");
+    let bob = add_in(dir.path(), database, "bob", "approver");
+    let server = Server::start_in(dir.path(), "127.0.0.1:0", database);
     let key = public_key(&server, dir.path());
     let log = dir.path().join("agent-audit.jsonl");
     let engine = remote_engine(&server.addr, &agent, key.clone(), &log);
@@ -1030,11 +1065,22 @@ fn approvers_list_show_and_answer_at_their_own_terminal_and_requesters_cancel() 
 /// retrying, gets the decision. Nothing was lost or decided twice.
 #[test]
 fn a_server_killed_mid_approval_loses_nothing() {
+    killed_mid_approval(None);
+}
+
+#[test]
+fn a_server_killed_mid_approval_loses_nothing_with_postgresql() {
+    if let Some(url) = fresh_postgres() {
+        killed_mid_approval(Some(&url));
+    }
+}
+
+fn killed_mid_approval(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
-    let mut server = Server::start(dir.path());
+    let agent = add_in(dir.path(), database, "deploy-bot", "requester");
+    let alice = add_in(dir.path(), database, "alice", "approver");
+    let bob = add_in(dir.path(), database, "bob", "approver");
+    let mut server = Server::start_in(dir.path(), "127.0.0.1:0", database);
     let addr = server.addr.clone();
     let key = public_key(&server, dir.path());
     let log = dir.path().join("agent-audit.jsonl");
@@ -1051,7 +1097,7 @@ fn a_server_killed_mid_approval_loses_nothing() {
     server.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     server.child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let restarted = Server::start_at(dir.path(), &addr);
+    let restarted = Server::start_in(dir.path(), &addr, database);
     assert_eq!(
         approver(addr.clone(), bob, true).join().unwrap()["passed"],
         true
@@ -1178,4 +1224,100 @@ fn a_restarted_requester_reattaches_with_its_idempotency_key() {
     );
     let (_, _, pending) = server.get("/v1/inbox", Some(&alice));
     assert_eq!(pending, json!([]), "no second approval was made");
+}
+
+/// A fresh database on the test PostgreSQL server (`ATTESTA_TEST_POSTGRES`,
+/// started by `./scripts/test`), made with psql; `None` (skipped, saying
+/// so) when there is none and none is required.
+fn fresh_postgres() -> Option<String> {
+    let Ok(base) = std::env::var("ATTESTA_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("ATTESTA_REQUIRE_POSTGRES").is_err(),
+            "ATTESTA_REQUIRE_POSTGRES is set but ATTESTA_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: no ATTESTA_TEST_POSTGRES (./scripts/test starts one)");
+        return None;
+    };
+    let name = format!("attesta_cli_{}", std::process::id()) + &format!("_{:x}", rand_suffix());
+    let made = std::process::Command::new("psql")
+        .args([
+            base.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Two servers on one PostgreSQL database: approvers answer through either,
+/// each gets a distinct slot, the approval is decided once, and a requester
+/// waiting on one server hears of a decision made on the other.
+#[test]
+fn two_servers_on_one_postgresql_database_work_together() {
+    let Some(url) = fresh_postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add_in(dir.path(), Some(&url), "deploy-bot", "requester");
+    let alice = add_in(dir.path(), Some(&url), "alice", "approver");
+    let bob = add_in(dir.path(), Some(&url), "bob", "approver");
+    let a = Server::start_in(dir.path(), "127.0.0.1:0", Some(&url));
+    let b = Server::start_in(dir.path(), "127.0.0.1:0", Some(&url));
+    let key = public_key(&a, dir.path());
+    let (_, _, created) = a.post("/v1/approvals", &agent, &submission("both", 2));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, _, slot_a) = a.post(&format!("/v1/approvals/{id}/slot"), &alice, &json!({}));
+    let (_, _, slot_b) = b.post(&format!("/v1/approvals/{id}/slot"), &bob, &json!({}));
+    assert_ne!(
+        slot_a["index"], slot_b["index"],
+        "distinct slots across servers"
+    );
+    let waiter = {
+        let (addr, agent, id) = (a.addr.clone(), agent.clone(), id.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let path = format!("/v1/approvals/{id}/decision?wait=30");
+            (
+                request(&addr, "GET", &path, Some(&agent), None, b""),
+                started.elapsed(),
+            )
+        })
+    };
+    let answer = |server: &Server, token: &str, slot: &Value| {
+        server.post(
+            &format!("/v1/approvals/{id}/answer"),
+            token,
+            &json!({"answers": good_answers(&slot["prompt"])}),
+        )
+    };
+    assert_eq!(answer(&a, &alice, &slot_a).2["passed"], true);
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, _, last) = answer(&b, &bob, &slot_b);
+    assert_eq!(last["approval"]["state"], "approved", "{last}");
+    let ((status, _, waited), took) = waiter.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(attesta_server::decision::verify(
+        &key,
+        &waited["signed_decision"]
+    ));
+    assert_eq!(waited["signed_decision"]["decision"]["verdict"], "approved");
 }

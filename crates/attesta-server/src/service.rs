@@ -268,6 +268,12 @@ impl Service {
         }
     }
 
+    /// Wakes this server's waiting requesters when another server sharing
+    /// the store decides (PostgreSQL); call once at start-up.
+    pub async fn watch_decisions(&self) {
+        self.store.watch_decisions(Arc::clone(&self.decided)).await;
+    }
+
     /// The public key requesters verify decisions with.
     pub fn public_key(&self) -> AuditPublicKey {
         self.key.public_key()
@@ -661,9 +667,22 @@ impl Service {
                 "only the requester of approval {id} may cancel it"
             )));
         }
+        if approval.state.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "approval {id} is {} already; it cannot be cancelled",
+                approval.state.as_str()
+            )));
+        }
         let decided = self
             .decide(&approval, ApprovalState::Cancelled, now_ms)
             .await?;
+        // Decided otherwise meanwhile (the last answer came first).
+        if decided.state != ApprovalState::Cancelled {
+            return Err(ServiceError::Conflict(format!(
+                "approval {id} is {} already; it cannot be cancelled",
+                decided.state.as_str()
+            )));
+        }
         view(&decided)
     }
 
@@ -701,11 +720,9 @@ impl Service {
                 ServiceError::NotFound(format!("approval {} not found", approval.id))
             })?;
         if approval.state.is_final() {
-            return Err(ServiceError::Conflict(format!(
-                "approval {} is {} already",
-                approval.id,
-                approval.state.as_str()
-            )));
+            // Settled meanwhile (another answer, the sweeper, another
+            // server): that decision stands.
+            return Ok(approval);
         }
         let signed = self.signed(&approval, state, now_ms);
         self.trail

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use attesta_server::principal::{NewPrincipal, PrincipalKind, Token};
 use attesta_server::store::{
-    ApprovalState, Claim, NewApproval, NewSlot, SqliteStore, Store, StoreError,
+    ApprovalState, Claim, NewApproval, NewSlot, PostgresStore, SqliteStore, Store, StoreError,
 };
 use serde_json::json;
 
@@ -254,4 +254,65 @@ async fn a_reopened_database_keeps_everything_and_a_newer_one_is_refused() {
         "{err}"
     );
     assert!(err.contains("server.db"), "names the file: {err}");
+}
+
+/// A fresh, empty database on the test PostgreSQL server
+/// (`ATTESTA_TEST_POSTGRES`, started by `./scripts/test`); `None` (the test
+/// is skipped, saying so) when there is none and none is required.
+async fn fresh_postgres() -> Option<String> {
+    let Ok(base) = std::env::var("ATTESTA_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("ATTESTA_REQUIRE_POSTGRES").is_err(),
+            "ATTESTA_REQUIRE_POSTGRES is set but ATTESTA_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: no ATTESTA_TEST_POSTGRES (./scripts/test starts one)");
+        return None;
+    };
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("the test PostgreSQL server answers");
+    tokio::spawn(connection);
+    let name = format!("attesta_t_{}", uuid::Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_every_store_guarantee() {
+    let Some(a) = fresh_postgres().await else {
+        return;
+    };
+    check_principals(&PostgresStore::open(&a).await.unwrap()).await;
+    let b = fresh_postgres().await.unwrap();
+    check_submissions(Arc::new(PostgresStore::open(&b).await.unwrap())).await;
+    let c = fresh_postgres().await.unwrap();
+    check_claims(&PostgresStore::open(&c).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrates_once_for_two_servers_and_refuses_a_newer_schema() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    // Two servers starting at once: both see version 1, nothing fails.
+    let (a, b) = tokio::join!(PostgresStore::open(&url), PostgresStore::open(&url));
+    assert_eq!(a.unwrap().schema_version().await.unwrap(), 1);
+    assert_eq!(b.unwrap().schema_version().await.unwrap(), 1);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("UPDATE attesta_schema SET version = 99")
+        .await
+        .unwrap();
+    let err = PostgresStore::open(&url).await.unwrap_err().to_string();
+    assert!(
+        err.contains("schema version 99") && err.contains("newer attesta"),
+        "{err}"
+    );
 }

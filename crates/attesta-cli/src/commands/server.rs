@@ -8,42 +8,66 @@ use anyhow::{Context as _, bail};
 use attesta::audit::{AuditSigningKey, JsonlAuditLog};
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::service::{Limits, Service};
-use attesta_server::store::{SqliteStore, Store, now_ms};
+use attesta_server::store::{PostgresStore, SqliteStore, Store, now_ms};
 use attesta_server::trail::Trail;
 
 use crate::cli::{PrincipalsCommand, ServeArgs, ServerArgs, ServerCommand, ServerDatabaseArgs};
 use crate::config;
 
-/// Where the database is, from `--database` or the policy's directory.
-fn database_path(db: &ServerDatabaseArgs) -> anyhow::Result<PathBuf> {
-    if let Some(url) = &db.database {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            bail!(
-                "PostgreSQL databases are not supported by this build yet; use an SQLite file \
-                 (--database PATH), see docs/server.md"
-            );
-        }
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if path.is_empty() {
-            bail!("--database is empty; give an SQLite file path such as .attesta/server.db");
-        }
-        return Ok(PathBuf::from(path));
-    }
-    let dir = config::policy_file(db.config.as_deref())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok(dir.join(".attesta").join("server.db"))
+/// Which database, from `--database` or the policy's directory.
+enum Database {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
 }
 
-/// Opens (creating) the SQLite database, with its directory (0700).
-fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<(SqliteStore, PathBuf)> {
-    let path = database_path(db)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
+/// The directory beside the policy (or the current one) that holds the
+/// default database, the signing key and the audit trail.
+fn state_dir(db: &ServerDatabaseArgs) -> PathBuf {
+    config::policy_file(db.config.as_deref())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".attesta")
+}
+
+fn database(db: &ServerDatabaseArgs) -> anyhow::Result<Database> {
+    let Some(url) = &db.database else {
+        return Ok(Database::Sqlite(state_dir(db).join("server.db")));
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Database::Postgres(url.clone()));
     }
-    let store = SqliteStore::open(&path)?;
-    Ok((store, path))
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if path.is_empty() {
+        bail!("--database is empty; give an SQLite file path or a postgres:// URL");
+    }
+    Ok(Database::Sqlite(PathBuf::from(path)))
+}
+
+/// Opens (creating) the database; returns it, how to name it in messages,
+/// and the directory for the signing key and the audit trail.
+async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<(Arc<dyn Store>, String, PathBuf)> {
+    match database(db)? {
+        Database::Sqlite(path) => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            create_private_dir(&dir)?;
+            let store = SqliteStore::open(&path)?;
+            Ok((Arc::new(store), path.display().to_string(), dir))
+        }
+        Database::Postgres(url) => {
+            let store = PostgresStore::open(&url)
+                .await
+                .context("cannot use the PostgreSQL database")?;
+            let dir = state_dir(db);
+            create_private_dir(&dir)?;
+            Ok((Arc::new(store), "PostgreSQL".to_owned(), dir))
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -59,13 +83,10 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the directory {}", dir.display()))
 }
 
-/// The server's decision-signing key beside the database: created (0600,
-/// with its public half beside it) on first start, loaded afterwards.
-fn signing_key(database: &Path) -> anyhow::Result<AuditSigningKey> {
-    let dir = database
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// The server's decision-signing key in `dir`: created (0600, with its
+/// public half beside it) on first start, loaded afterwards. Servers
+/// sharing one PostgreSQL database must share this key too.
+fn signing_key(dir: &Path) -> anyhow::Result<AuditSigningKey> {
     let private = dir.join("server-signing.key");
     let public = dir.join("server-signing.pub");
     if private.exists() {
@@ -92,17 +113,18 @@ fn signing_key(database: &Path) -> anyhow::Result<AuditSigningKey> {
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let (policy, source) = config::load_policy(args.db.config.as_deref())?;
     let engine = config::engine(policy)?;
-    let (store, path) = open_store(&args.db)?;
-    let key = signing_key(&path)?;
-    let trail_path = path.with_file_name("server-audit.jsonl");
-    let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
-    let service = Service::new(Arc::new(store), engine, Limits::default(), key, trail);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let (store, database, dir) = open_store(&args.db).await?;
+        let key = signing_key(&dir)?;
+        let trail_path = dir.join("server-audit.jsonl");
+        let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
+        let service = Service::new(store, engine, Limits::default(), key, trail);
+        service.watch_decisions().await;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -110,9 +132,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .local_addr()
             .context("cannot read the listening address")?;
         eprintln!(
-            "attesta serve: listening on http://{local} (policy: {source}; database: {}; audit \
-             trail: {})",
-            path.display(),
+            "attesta serve: listening on http://{local} (policy: {source}; database: {database}; \
+             audit trail: {})",
             trail_path.display()
         );
         attesta_server::http::serve(listener, service, attesta_mcp::shutdown_signal())
@@ -126,15 +147,17 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 /// `attesta server …`.
 pub(crate) fn run(args: &ServerArgs) -> anyhow::Result<ExitCode> {
     let ServerCommand::Principals(command) = &args.command;
-    let (store, _) = open_store(&args.db)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(principals(&store, command))
+    runtime.block_on(async {
+        let (store, _, _) = open_store(&args.db).await?;
+        principals(&*store, command).await
+    })
 }
 
-async fn principals(store: &SqliteStore, command: &PrincipalsCommand) -> anyhow::Result<ExitCode> {
+async fn principals(store: &dyn Store, command: &PrincipalsCommand) -> anyhow::Result<ExitCode> {
     match command {
         PrincipalsCommand::Add {
             id,

@@ -8,11 +8,14 @@
 //! job ([`crate::service`]), so both backends behave the same.
 
 mod migrate;
+mod postgres;
+mod rules;
 mod sqlite;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::principal::{NewPrincipal, Principal, TokenHash};
@@ -298,6 +301,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `now_ms`, or with every slot answered (a decision interrupted by a
     /// crash), at most `limit`.
     async fn unsettled(&self, now_ms: i64, limit: u32) -> Result<Vec<String>, StoreError>;
+
+    /// Wakes `wake` whenever any server sharing this store decides an
+    /// approval, for as long as the process runs (PostgreSQL: LISTEN /
+    /// NOTIFY). A single-process store needs nothing: the service wakes its
+    /// own waiters.
+    async fn watch_decisions(&self, wake: std::sync::Arc<tokio::sync::Notify>) {
+        let _ = wake;
+    }
 }
 
 /// What [`Store::claim_slot`] found.
