@@ -117,6 +117,11 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (put TLS in front; see docs/server.md).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub(crate) listen: String,
+    /// Reserve actions for groups of approvers: ACTIONS=GROUP[,GROUP]
+    /// (e.g. `drop_*=dba`); repeatable. Actions no scope names are open to
+    /// every approver.
+    #[arg(long = "scope", value_name = "ACTIONS=GROUPS")]
+    pub(crate) scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]

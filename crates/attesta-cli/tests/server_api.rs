@@ -73,8 +73,12 @@ impl Server {
 
     /// A server on `database` (a PostgreSQL URL) if given, else SQLite.
     fn start_in(dir: &Path, listen: &str, database: Option<&str>) -> Self {
+        Self::start_with(dir, listen, database, &[])
+    }
+
+    fn start_with(dir: &Path, listen: &str, database: Option<&str>, extra: &[&str]) -> Self {
         let mut command = common::attesta();
-        command.args(["serve", "--listen", listen]);
+        command.args(["serve", "--listen", listen]).args(extra);
         if let Some(url) = database {
             command.args(["--database", url]);
         }
@@ -1320,4 +1324,50 @@ fn two_servers_on_one_postgresql_database_work_together() {
         &waited["signed_decision"]
     ));
     assert_eq!(waited["signed_decision"]["decision"]["verdict"], "approved");
+}
+
+/// `--scope drop_*=dba`: only members of `dba` see and answer a
+/// `drop_table` approval; others are told why.
+#[test]
+fn scopes_reserve_actions_for_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let dba = principals(
+        dir.path(),
+        &[
+            "add", "dana", "--kind", "approver", "--group", "dba", "--json",
+        ],
+    );
+    let dana: Value = serde_json::from_slice(&dba.stdout).unwrap();
+    let dana = dana["token"].as_str().unwrap().to_owned();
+    let bob = add(dir.path(), "bob", "approver");
+    let server = Server::start_with(dir.path(), "127.0.0.1:0", None, &["--scope", "drop_*=dba"]);
+    let (_, _, created) = server.post("/v1/approvals", &agent, &submission("scoped", 1));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, _, bobs) = server.get("/v1/inbox", Some(&bob));
+    assert_eq!(bobs, json!([]), "not in bob's inbox");
+    let (status, _, problem) = server.post(&format!("/v1/approvals/{id}/slot"), &bob, &json!({}));
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("members of dba"),
+        "{problem}"
+    );
+    let (_, _, danas) = server.get("/v1/inbox", Some(&dana));
+    assert_eq!(danas[0]["id"], id.as_str());
+    assert_eq!(
+        server
+            .post(&format!("/v1/approvals/{id}/slot"), &dana, &json!({}))
+            .0,
+        200
+    );
+    let bad = common::attesta()
+        .args(["serve", "--scope", "drop_*"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ACTIONS=GROUP"));
 }

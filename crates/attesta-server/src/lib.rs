@@ -10,6 +10,7 @@
 //!   (stored only as hashes);
 //! * [`store`]: the [`store::Store`] trait and its SQLite implementation,
 //!   with versioned migrations;
+//! * [`scope`]: which groups may approve which actions;
 //! * [`service`]: who may do what, and how a submission becomes an
 //!   approval with one prepared slot per approver;
 //! * [`decision`]: final decisions, signed with the server's Ed25519 key,
@@ -23,6 +24,7 @@
 pub mod decision;
 pub mod http;
 pub mod principal;
+pub mod scope;
 pub mod service;
 pub mod store;
 pub mod trail;

@@ -19,6 +19,7 @@ use attesta::{ActionContext, Attesta, RiskAssessment};
 use serde::{Deserialize, Serialize};
 
 use crate::principal::{Principal, PrincipalKind};
+use crate::scope::Scope;
 use crate::store::{
     Approval, ApprovalState, Claim, NewApproval, NewSlot, Slot, SlotState, Store, StoreError,
 };
@@ -234,6 +235,8 @@ pub struct Service {
     key: Arc<AuditSigningKey>,
     /// The server's own audit trail.
     trail: Trail,
+    /// Which groups may approve which actions.
+    scopes: Arc<Vec<Scope>>,
     /// Held while deciding, so two answers completing one approval at once
     /// in this process record one decision.
     deciding: Arc<tokio::sync::Mutex<()>>,
@@ -263,9 +266,17 @@ impl Service {
             limits,
             key: Arc::new(key),
             trail,
+            scopes: Arc::new(Vec::new()),
             deciding: Arc::new(tokio::sync::Mutex::new(())),
             decided: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Reserves actions for groups of approvers (see [`crate::scope`]).
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: Vec<Scope>) -> Self {
+        self.scopes = Arc::new(scopes);
+        self
     }
 
     /// Wakes this server's waiting requesters when another server sharing
@@ -474,7 +485,7 @@ impl Service {
         }
         let mut out = Vec::new();
         for approval in self.store.pending(500).await? {
-            if may_answer(who, &approval).is_ok()
+            if may_answer(who, &approval, &self.scopes).is_ok()
                 && !approval
                     .slots
                     .iter()
@@ -495,7 +506,7 @@ impl Service {
         now_ms: i64,
     ) -> Result<SlotView, ServiceError> {
         let approval = self.visible(who, id).await?;
-        may_answer(who, &approval)?;
+        may_answer(who, &approval, &self.scopes)?;
         if approval.state.is_final() {
             return Err(ServiceError::Conflict(format!(
                 "approval {id} is {} already; there is nothing to answer",
@@ -544,7 +555,7 @@ impl Service {
         now_ms: i64,
     ) -> Result<AnswerView, ServiceError> {
         let approval = self.visible(who, id).await?;
-        may_answer(who, &approval)?;
+        may_answer(who, &approval, &self.scopes)?;
         let approval = self.settle(approval, now_ms).await?;
         if approval.state.is_final() {
             return Err(ServiceError::Conflict(format!(
@@ -819,7 +830,7 @@ impl Service {
 
 /// Whether `who` may answer `approval`: an approver who did not request it
 /// (neither as the submitting principal nor as the action's agent).
-fn may_answer(who: &Principal, approval: &Approval) -> Result<(), ServiceError> {
+fn may_answer(who: &Principal, approval: &Approval, scopes: &[Scope]) -> Result<(), ServiceError> {
     if who.kind != PrincipalKind::Approver {
         return Err(ServiceError::Forbidden(format!(
             "`{}` is a {}; only approvers answer approvals",
@@ -835,6 +846,14 @@ fn may_answer(who: &Principal, approval: &Approval) -> Result<(), ServiceError> 
             "`{}` requested this action; someone else must approve it",
             who.id
         )));
+    }
+    let action = approval
+        .request
+        .pointer("/action/function_name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    if let Some(why) = crate::scope::refusal(scopes, who, action) {
+        return Err(ServiceError::Forbidden(why));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use attesta::audit::{AuditSigningKey, JsonlAuditLog};
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
+use attesta_server::scope::Scope;
 use attesta_server::service::{Limits, Service};
 use attesta_server::store::{PostgresStore, SqliteStore, Store, now_ms};
 use attesta_server::trail::Trail;
@@ -111,6 +112,12 @@ fn signing_key(dir: &Path) -> anyhow::Result<AuditSigningKey> {
 
 /// `attesta serve`.
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let scopes = args
+        .scopes
+        .iter()
+        .map(|s| Scope::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
     let (policy, source) = config::load_policy(args.db.config.as_deref())?;
     let engine = config::engine(policy)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -123,7 +130,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let key = signing_key(&dir)?;
         let trail_path = dir.join("server-audit.jsonl");
         let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
-        let service = Service::new(store, engine, Limits::default(), key, trail);
+        let service =
+            Service::new(store, engine, Limits::default(), key, trail).with_scopes(scopes);
         service.watch_decisions().await;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
