@@ -122,6 +122,10 @@ pub(crate) struct ServeArgs {
     /// every approver.
     #[arg(long = "scope", value_name = "ACTIONS=GROUPS")]
     pub(crate) scopes: Vec<String>,
+    /// Most pending approvals one requester may have at once (a requester
+    /// past it gets 429 until some are decided).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) max_pending: u64,
 }
 
 #[derive(Debug, Args)]

@@ -130,8 +130,11 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let key = signing_key(&dir)?;
         let trail_path = dir.join("server-audit.jsonl");
         let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
-        let service =
-            Service::new(store, engine, Limits::default(), key, trail).with_scopes(scopes);
+        let limits = Limits {
+            max_pending_per_requester: args.max_pending,
+            ..Limits::default()
+        };
+        let service = Service::new(store, engine, limits, key, trail).with_scopes(scopes);
         service.watch_decisions().await;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
