@@ -188,6 +188,29 @@ fn request(
     }
 }
 
+/// A requester and two approvers, in a fresh directory (and `database`).
+struct Team {
+    dir: tempfile::TempDir,
+    agent: String,
+    alice: String,
+    bob: String,
+}
+
+impl Team {
+    fn new(database: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = add_in(dir.path(), database, "deploy-bot", "requester");
+        let alice = add_in(dir.path(), database, "alice", "approver");
+        let bob = add_in(dir.path(), database, "bob", "approver");
+        Self {
+            dir,
+            agent,
+            alice,
+            bob,
+        }
+    }
+}
+
 fn submission(key: &str, approvers: u32) -> Value {
     json!({
         "idempotency_key": key,
@@ -496,10 +519,12 @@ fn public_key(server: &Server, dir: &Path) -> attesta::audit::AuditPublicKey {
 
 #[test]
 fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(None);
     let server = Server::start(dir.path());
     let key = public_key(&server, dir.path());
 
@@ -605,10 +630,12 @@ fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
 
 #[test]
 fn a_failed_slot_denies_at_once_and_cancel_and_expiry_decide_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(None);
     let server = Server::start(dir.path());
     let key = public_key(&server, dir.path());
 
@@ -778,10 +805,12 @@ fn the_same_with_postgresql() {
 }
 
 fn gate_through_the_server(database: Option<&str>) {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add_in(dir.path(), database, "deploy-bot", "requester");
-    let alice = add_in(dir.path(), database, "alice", "approver");
-    let bob = add_in(dir.path(), database, "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(database);
     let server = Server::start_in(dir.path(), "127.0.0.1:0", database);
     let key = public_key(&server, dir.path());
     let log = dir.path().join("agent-audit.jsonl");
@@ -839,10 +868,12 @@ fn gate_through_the_server(database: Option<&str>) {
 
 #[test]
 fn the_engine_denies_what_it_cannot_verify_or_reach_and_a_wrong_answer_denies() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(None);
     let server = Server::start(dir.path());
     let key = public_key(&server, dir.path());
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -1080,10 +1111,12 @@ fn a_server_killed_mid_approval_loses_nothing_with_postgresql() {
 }
 
 fn killed_mid_approval(database: Option<&str>) {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add_in(dir.path(), database, "deploy-bot", "requester");
-    let alice = add_in(dir.path(), database, "alice", "approver");
-    let bob = add_in(dir.path(), database, "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(database);
     let mut server = Server::start_in(dir.path(), "127.0.0.1:0", database);
     let addr = server.addr.clone();
     let key = public_key(&server, dir.path());
@@ -1184,10 +1217,12 @@ fn concurrent_answers_to_one_slot_record_one() {
 /// idempotency key re-attaches to its approval instead of making another.
 #[test]
 fn a_restarted_requester_reattaches_with_its_idempotency_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
-    let alice = add(dir.path(), "alice", "approver");
-    let bob = add(dir.path(), "bob", "approver");
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(None);
     let server = Server::start(dir.path());
     let key = public_key(&server, dir.path());
     let ctx = critical_call().with_metadata("idempotency_key", "job-4711");

@@ -16,11 +16,7 @@ use crate::config;
 pub(crate) fn run(args: &ApprovalsArgs) -> anyhow::Result<ExitCode> {
     let (policy, _) = config::load_policy(args.config.as_deref())?;
     let client = client(args, &policy)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::two_worker_runtime()?;
     runtime.block_on(async {
         match &args.command {
             ApprovalsCommand::List { json } => list(&client, *json).await,

@@ -53,12 +53,7 @@ pub(crate) fn wrap(args: &McpWrapArgs) -> anyhow::Result<ExitCode> {
         max_line_bytes: args.max_line_bytes,
         ..RelayOptions::default()
     };
-    // Two workers: the terminal prompt blocks one while the relay goes on.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::two_worker_runtime()?;
     let result = runtime.block_on(attesta_mcp::run(
         &args.command,
         &options,

@@ -14,6 +14,8 @@ mod wrap;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use crate::cli::{Cli, Command, McpCommand, RiskCommand};
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -34,4 +36,15 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The runtime the long-running commands use: two workers, so a prompt
+/// that blocks one (the terminal) never stops the other (the relay, the
+/// HTTP server).
+pub(crate) fn two_worker_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

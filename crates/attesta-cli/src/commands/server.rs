@@ -120,11 +120,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let (policy, source) = config::load_policy(args.db.config.as_deref())?;
     let engine = config::engine(policy)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::two_worker_runtime()?;
     runtime.block_on(async {
         let (store, database, dir) = open_store(&args.db).await?;
         let key = signing_key(&dir)?;
