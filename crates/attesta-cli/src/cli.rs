@@ -157,6 +157,10 @@ pub(crate) enum PrincipalsCommand {
         /// A group for approval scopes; repeatable.
         #[arg(long = "group", value_name = "NAME")]
         groups: Vec<String>,
+        /// Enrol an authenticator: every answer then needs its one-time
+        /// code too (a second factor). Prints the secret once.
+        #[arg(long)]
+        totp: bool,
         /// Print JSON (`{"id", "kind", "token"}`).
         #[arg(long)]
         json: bool,

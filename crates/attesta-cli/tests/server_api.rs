@@ -1406,3 +1406,85 @@ fn scopes_reserve_actions_for_groups() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ACTIONS=GROUP"));
 }
+
+/// An approver enrolled with `--totp` answers only with their current
+/// one-time code, and each code once.
+#[test]
+fn a_totp_approver_needs_a_fresh_code_on_every_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let out = principals(
+        dir.path(),
+        &["add", "tina", "--kind", "approver", "--totp", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tina = added["token"].as_str().unwrap().to_owned();
+    let secret =
+        attesta::challenge::TotpSecret::from_base32(added["totp_secret"].as_str().unwrap())
+            .unwrap();
+    assert!(
+        added["totp_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Attesta:tina?secret=")
+    );
+    let code = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        secret
+            .totp(&attesta::policy::TotpSettings::default(), now)
+            .unwrap()
+    };
+    let server = Server::start(dir.path());
+    let confirm = |key: &str| {
+        let mut body = submission(key, 1);
+        body["challenge"] = json!("confirm");
+        server.post("/v1/approvals", &agent, &body).2["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let id = confirm("one");
+    let (_, _, slot) = server.post(&format!("/v1/approvals/{id}/slot"), &tina, &json!({}));
+    assert_eq!(slot["totp_required"], true, "{slot}");
+    let path = format!("/v1/approvals/{id}/answer");
+    let (status, _, problem) = server.post(&path, &tina, &json!({"answers": ["yes"]}));
+    assert_eq!(status, 403);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("one-time code"),
+        "{problem}"
+    );
+    let (status, _, problem) =
+        server.post(&path, &tina, &json!({"answers": ["yes"], "totp": "000000"}));
+    assert_eq!(status, 403);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("wrong"),
+        "{problem}"
+    );
+    let now = code();
+    let (status, _, passed) = server.post(&path, &tina, &json!({"answers": ["yes"], "totp": now}));
+    assert_eq!((status, &passed["passed"]), (200, &json!(true)), "{passed}");
+    // The same code again, on another approval: refused as a replay.
+    let other = confirm("two");
+    server.post(&format!("/v1/approvals/{other}/slot"), &tina, &json!({}));
+    let (status, _, problem) = server.post(
+        &format!("/v1/approvals/{other}/answer"),
+        &tina,
+        &json!({"answers": ["yes"], "totp": now}),
+    );
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("used already"),
+        "{problem}"
+    );
+}

@@ -203,6 +203,8 @@ pub struct SlotView {
     pub opened_at_ms: i64,
     /// When the approval expires (Unix milliseconds).
     pub deadline_ms: i64,
+    /// Whether the answer must carry the approver's one-time code.
+    pub totp_required: bool,
 }
 
 /// An approver's answer to their slot.
@@ -211,6 +213,10 @@ pub struct SlotView {
 pub struct AnswerRequest {
     /// One answer per question of the slot's prompt, in order.
     pub answers: Vec<String>,
+    /// The approver's current one-time code, required when they enrolled
+    /// TOTP (a second factor on every answer).
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 /// What became of an answer.
@@ -538,7 +544,9 @@ impl Service {
                 )));
             }
         };
-        Ok(slot_view(&approval, &slot))
+        let mut view = slot_view(&approval, &slot);
+        view.totp_required = who.has_totp;
+        Ok(view)
     }
 }
 
@@ -575,6 +583,10 @@ impl Service {
                 ))
             })?
             .clone();
+        if who.has_totp {
+            self.check_totp(who, request.totp.as_deref(), now_ms)
+                .await?;
+        }
         let (passed, reason, result) = self.judge(&approval, &slot, who, request, now_ms).await?;
         let answered = self
             .store
@@ -587,6 +599,55 @@ impl Service {
             reason,
             approval: view(&settled)?,
         })
+    }
+
+    /// The second factor: `code` must be `who`'s current TOTP code (within
+    /// the policy's drift) and not one used before. A refusal records
+    /// nothing: the slot stays theirs to answer.
+    async fn check_totp(
+        &self,
+        who: &Principal,
+        code: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), ServiceError> {
+        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` answers with a one-time code: send `totp` with the code your \
+                 authenticator shows",
+                who.id
+            )));
+        };
+        let secret = self.store.totp_secret(&who.id).await?.ok_or_else(|| {
+            ServiceError::Unavailable(format!("the TOTP secret of `{}` is missing", who.id))
+        })?;
+        let secret = attesta::challenge::TotpSecret::from_base32(&secret).map_err(|e| {
+            ServiceError::Unavailable(format!("the TOTP secret of `{}` is damaged: {e}", who.id))
+        })?;
+        let settings = self.engine.policy().totp;
+        let now = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let period = u64::from(settings.period_seconds.max(1));
+        let current = now / period;
+        let drift = u64::from(settings.drift_steps);
+        let mut matched = None;
+        for step in current.saturating_sub(drift)..=current.saturating_add(drift) {
+            if let Ok(expected) = secret.totp(&settings, step * period)
+                && subtle_eq(expected.as_bytes(), code.as_bytes())
+            {
+                matched = Some(step);
+            }
+        }
+        let Some(step) = matched else {
+            return Err(ServiceError::Forbidden(
+                "the one-time code is wrong; send the code your authenticator shows now".to_owned(),
+            ));
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !self.store.accept_totp_step(&who.id, step).await? {
+            return Err(ServiceError::Forbidden(
+                "that one-time code was used already; wait for the next one".to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     async fn judge(
@@ -867,6 +928,7 @@ fn slot_view(approval: &Approval, slot: &Slot) -> SlotView {
         prompt: slot.prompt.clone(),
         opened_at_ms: slot.claimed_at_ms.unwrap_or(approval.created_at_ms),
         deadline_ms: approval.deadline_ms,
+        totp_required: false,
     }
 }
 
@@ -922,4 +984,9 @@ fn view(approval: &Approval) -> Result<ApprovalView, ServiceError> {
         deadline_ms: approval.deadline_ms,
         decided_at_ms: approval.decided_at_ms,
     })
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -224,7 +224,7 @@ async fn a_reopened_database_keeps_everything_and_a_newer_one_is_refused() {
     let path = dir.path().join("server.db");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         store
             .add_principal(
                 &principal("agent", PrincipalKind::Requester),
@@ -298,10 +298,10 @@ async fn postgres_migrates_once_for_two_servers_and_refuses_a_newer_schema() {
     let Some(url) = fresh_postgres().await else {
         return;
     };
-    // Two servers starting at once: both see version 1, nothing fails.
+    // Two servers starting at once: both see the newest version, nothing fails.
     let (a, b) = tokio::join!(PostgresStore::open(&url), PostgresStore::open(&url));
-    assert_eq!(a.unwrap().schema_version().await.unwrap(), 1);
-    assert_eq!(b.unwrap().schema_version().await.unwrap(), 1);
+    assert_eq!(a.unwrap().schema_version().await.unwrap(), 2);
+    assert_eq!(b.unwrap().schema_version().await.unwrap(), 2);
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .unwrap();

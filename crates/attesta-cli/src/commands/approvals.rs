@@ -185,11 +185,12 @@ async fn answer(
         Ok(response) => response,
         Err(err) => bail!("{err}; nothing was sent, the slot is still yours to answer"),
     };
+    let mut body = json!({"answers": response.answers});
+    if slot["totp_required"] == true {
+        body["totp"] = json!(read_code()?);
+    }
     let result = client
-        .post(
-            &format!("/v1/approvals/{id}/answer"),
-            &json!({"answers": response.answers}),
-        )
+        .post(&format!("/v1/approvals/{id}/answer"), &body)
         .await?;
     let state = result["approval"]["state"].as_str().unwrap_or("?");
     if result["passed"] == true {
@@ -205,6 +206,21 @@ async fn answer(
         println!("not passed: {reason}; the approval is {state}");
         Ok(ExitCode::from(1))
     }
+}
+
+/// The approver's one-time code, typed at the terminal.
+fn read_code() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, Write as _};
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .context("a one-time code is needed, but there is no terminal to type it at")?;
+    tty.write_all(b"one-time code from your authenticator: ")?;
+    tty.flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line)?;
+    Ok(line.trim().to_owned())
 }
 
 async fn cancel(client: &ApiClient, id: &str, json: bool) -> anyhow::Result<ExitCode> {

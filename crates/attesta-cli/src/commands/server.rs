@@ -170,6 +170,7 @@ async fn principals(store: &dyn Store, command: &PrincipalsCommand) -> anyhow::R
             id,
             kind,
             groups,
+            totp,
             json,
         } => {
             check_name("principal name", id).map_err(anyhow::Error::msg)?;
@@ -183,21 +184,52 @@ async fn principals(store: &dyn Store, command: &PrincipalsCommand) -> anyhow::R
                 kind,
                 groups: groups.clone(),
             };
+            if *totp && kind != PrincipalKind::Approver {
+                bail!("--totp is for approvers: only they answer");
+            }
+            let secret = if *totp {
+                Some(
+                    attesta::challenge::TotpSecret::generate()
+                        .context("no randomness for a TOTP secret")?
+                        .to_base32(),
+                )
+            } else {
+                None
+            };
             let principal = store
-                .add_principal(&new, &token.hash(), None, now_ms())
+                .add_principal(
+                    &new,
+                    &token.hash(),
+                    secret.as_deref().map(String::as_str),
+                    now_ms(),
+                )
                 .await?;
+            let uri = secret.as_ref().map(|s| {
+                format!(
+                    "otpauth://totp/Attesta:{id}?secret={}&issuer=Attesta",
+                    s.as_str()
+                )
+            });
             if *json {
                 let out = serde_json::json!({
                     "id": principal.id,
                     "kind": principal.kind,
                     "groups": principal.groups,
                     "token": token.expose(),
+                    "totp_secret": secret.as_ref().map(|s| s.as_str()),
+                    "totp_uri": uri,
                 });
                 println!("{out}");
             } else {
                 println!("added {} `{}`", principal.kind, principal.id);
                 println!("token (shown only now; store it in a 0600 file or a secret store):");
                 println!("{}", token.expose());
+                if let (Some(secret), Some(uri)) = (&secret, &uri) {
+                    println!(
+                        "authenticator secret (shown only now; add it to the approver's app):"
+                    );
+                    println!("{}\n{uri}", secret.as_str());
+                }
             }
         }
         PrincipalsCommand::List { json } => {

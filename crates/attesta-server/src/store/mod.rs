@@ -302,6 +302,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// crash), at most `limit`.
     async fn unsettled(&self, now_ms: i64, limit: u32) -> Result<Vec<String>, StoreError>;
 
+    /// The TOTP secret (base32) of principal `id`, if it has one.
+    async fn totp_secret(&self, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Records that `id` used the TOTP code of time step `step`; `false`
+    /// (nothing recorded) if it already used that step or a later one, so
+    /// a code is accepted once, across every server sharing the store.
+    async fn accept_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError>;
+
     /// Wakes `wake` whenever any server sharing this store decides an
     /// approval, for as long as the process runs (PostgreSQL: LISTEN /
     /// NOTIFY). A single-process store needs nothing: the service wakes its

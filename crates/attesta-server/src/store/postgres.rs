@@ -28,10 +28,11 @@ const DECIDED_CHANNEL: &str = "attesta_decided";
 /// fixed advisory lock key).
 const MIGRATION_LOCK: i64 = 0x0041_7474_6573_7461;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "principals, approvals, slots",
-    sql: r"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "principals, approvals, slots",
+        sql: r"
         CREATE TABLE principals (
             id TEXT PRIMARY KEY,
             kind TEXT NOT NULL CHECK (kind IN ('requester', 'approver', 'admin')),
@@ -70,7 +71,13 @@ const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (approval_id, slot)
         );
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "TOTP replay protection",
+        sql: "ALTER TABLE principals ADD COLUMN totp_last_step BIGINT;",
+    },
+];
 
 /// A PostgreSQL database holding the server's state.
 #[derive(Clone)]
@@ -600,6 +607,28 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn totp_secret(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT totp_secret FROM principals WHERE id = $1", &[&id])
+            .await
+            .map_err(backend)?;
+        Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+    }
+
+    async fn accept_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE principals SET totp_last_step = $2 WHERE id = $1 AND \
+                 (totp_last_step IS NULL OR totp_last_step < $2)",
+                &[&id, &step],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(changed == 1)
     }
 
     async fn watch_decisions(&self, wake: Arc<tokio::sync::Notify>) {

@@ -21,10 +21,11 @@ use super::{
 use crate::principal::{NewPrincipal, Principal, PrincipalKind, TokenHash};
 
 /// The schema, one migration per version.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "principals, approvals, slots",
-    sql: r"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "principals, approvals, slots",
+        sql: r"
         CREATE TABLE principals (
             id TEXT PRIMARY KEY,
             kind TEXT NOT NULL CHECK (kind IN ('requester', 'approver', 'admin')),
@@ -63,7 +64,13 @@ const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (approval_id, slot)
         );
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "TOTP replay protection",
+        sql: "ALTER TABLE principals ADD COLUMN totp_last_step INTEGER;",
+    },
+];
 
 /// An SQLite database file holding the server's state.
 #[derive(Debug, Clone)]
@@ -670,6 +677,35 @@ impl Store for SqliteStore {
                 .query_map(params![now_ms, limit], |r| r.get::<_, String>(0))
                 .map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn totp_secret(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT totp_secret FROM principals WHERE id = ?1",
+                [id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn accept_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE principals SET totp_last_step = ?2 WHERE id = ?1 AND \
+                 (totp_last_step IS NULL OR totp_last_step < ?2)",
+                params![id, step],
+            )
+            .map(|changed| changed == 1)
+            .map_err(backend)
         })
         .await
     }

@@ -85,6 +85,22 @@ impl TotpSecret {
         Self::checked(Zeroizing::new(bytes))
     }
 
+    /// A fresh 160-bit secret from the operating system's random number
+    /// generator (the length RFC 4226 recommends), for enrolling an
+    /// approver; `None` if the system has no randomness to give.
+    pub fn generate() -> Option<Self> {
+        use rand::TryRng as _;
+        let mut bytes = Zeroizing::new(vec![0u8; 20]);
+        rand::rngs::SysRng.try_fill_bytes(&mut bytes).ok()?;
+        Some(Self { bytes })
+    }
+
+    /// The secret in base32 without padding, as authenticator apps take
+    /// it (and as [`TotpSecret::from_base32`] reads it back).
+    pub fn to_base32(&self) -> Zeroizing<String> {
+        base32::encode(&self.bytes)
+    }
+
     fn checked(bytes: Zeroizing<Vec<u8>>) -> Result<Self, InvalidSecret> {
         if bytes.len() < MIN_SECRET_BYTES {
             return Err(InvalidSecret::TooShort {
