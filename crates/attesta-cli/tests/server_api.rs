@@ -1488,3 +1488,23 @@ fn a_totp_approver_needs_a_fresh_code_on_every_answer() {
         "{problem}"
     );
 }
+
+/// Every route in `attesta_server::http::ROUTES` (which the OpenAPI
+/// document is checked against) is served, and the document is too.
+#[test]
+fn every_documented_route_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    for route in attesta_server::http::ROUTES {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path.replace("{id}", "nope");
+        let (status, _, body) = server.call(method, &path, None, Some("application/json"), b"{}");
+        let fallback = body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no such endpoint"));
+        assert!(!fallback && status != 405, "{route}: {status} {body}");
+    }
+    let (status, kind, doc) = server.get("/v1/openapi.json", None);
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    assert_eq!(doc["openapi"], "3.1.0");
+}

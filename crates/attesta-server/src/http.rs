@@ -32,6 +32,7 @@ pub fn router(service: Service) -> Router {
         .route("/v1/approvals/{id}/cancel", post(cancel))
         .route("/v1/approvals/{id}/decision", get(decision))
         .route("/v1/public-key", get(public_key))
+        .route("/v1/openapi.json", get(openapi))
         .route("/v1/inbox", get(inbox))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -295,6 +296,35 @@ async fn decision(
     ))
 }
 
+/// The API's OpenAPI 3.1 description (kept beside this module; a test
+/// checks that it describes exactly the routes served).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    let mut response = (StatusCode::OK, OPENAPI).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Every route the router serves, as `METHOD /path` (for the check that
+/// the OpenAPI document describes exactly these).
+pub const ROUTES: &[&str] = &[
+    "GET /v1/health",
+    "GET /v1/ready",
+    "POST /v1/approvals",
+    "GET /v1/approvals/{id}",
+    "POST /v1/approvals/{id}/slot",
+    "POST /v1/approvals/{id}/answer",
+    "POST /v1/approvals/{id}/cancel",
+    "GET /v1/approvals/{id}/decision",
+    "GET /v1/public-key",
+    "GET /v1/openapi.json",
+    "GET /v1/inbox",
+];
+
 async fn public_key(State(service): Shared) -> Response {
     let key = service.public_key();
     let mut response = (StatusCode::OK, key.to_file_text()).into_response();
@@ -315,4 +345,37 @@ async fn not_found() -> Problem {
         StatusCode::NOT_FOUND,
         "no such endpoint; the API is under /v1 (see /v1/openapi.json once it is served)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes_served() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| format!("{} {path}", method.to_uppercase()))
+            })
+            .collect();
+        documented.sort();
+        let mut served: Vec<String> = ROUTES.iter().map(|r| (*r).to_owned()).collect();
+        served.sort();
+        assert_eq!(documented, served);
+        // Every `$ref` resolves.
+        let text = OPENAPI;
+        for reference in text.split("\"$ref\": \"#/").skip(1) {
+            let pointer = format!("/{}", reference.split('"').next().unwrap());
+            assert!(doc.pointer(&pointer).is_some(), "dangling $ref {pointer}");
+        }
+    }
 }
