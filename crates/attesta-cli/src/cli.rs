@@ -357,6 +357,25 @@ pub(crate) enum DomainsCommand {
 pub(crate) struct DemoArgs {
     #[command(subcommand)]
     pub(crate) command: Option<DemoCommand>,
+    /// Instead of the tour: act as an agent asking the approval server at
+    /// URL to approve one CRITICAL action, and wait for its signed
+    /// decision (approvers answer with `attesta approvals answer`). The
+    /// requester token comes from $ATTESTA_TOKEN or --token-file.
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// With --server: the server's public key file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = ".attesta/server-signing.pub"
+    )]
+    pub(crate) public_key: PathBuf,
+    /// With --server: a file (owner-only) holding the requester token.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// With --server: how many distinct approvers the action needs.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) approvers: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1508,3 +1508,100 @@ fn every_documented_route_is_served() {
     assert_eq!((status, kind.as_str()), (200, "application/json"));
     assert_eq!(doc["openapi"], "3.1.0");
 }
+
+/// The end to end: an agent process (`attesta demo --server`) asks
+/// for a CRITICAL action needing three approvers; three approvers answer
+/// their own slots (teach-back, quiz, confirm); the agent runs the action
+/// only then, and both audit trails name all three and verify.
+#[test]
+fn an_agent_process_waits_for_three_approvers() {
+    let Team {
+        dir,
+        agent,
+        alice,
+        bob,
+    } = Team::new(None);
+    let carol = add(dir.path(), "carol", "approver");
+    let server = Server::start(dir.path());
+    public_key(&server, dir.path());
+    let agent_file = token_file(dir.path(), "agent.token", &agent);
+    let demo = common::attesta()
+        .args([
+            "demo",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--approvers",
+            "3",
+        ])
+        .arg("--token-file")
+        .arg(&agent_file)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answers: Vec<Value> = [alice, bob, carol]
+        .into_iter()
+        .map(|token| approver(server.addr.clone(), token, true))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(answers.iter().all(|a| a["passed"] == true), "{answers:?}");
+    let out = demo.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("approved by the server's signed decision"),
+        "{stdout}"
+    );
+    let log = dir.path().join(".attesta/demo-agent-audit.jsonl");
+    let record: Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut approvers: Vec<String> =
+        serde_json::from_value(record["approver_ids"].clone()).unwrap();
+    approvers.sort();
+    assert_eq!(approvers, ["alice", "bob", "carol"]);
+    let decision = &record["metadata"]["attesta_decision"]["server_decision"]["decision"];
+    let mut rotation: Vec<(u64, String)> = decision["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["slot"].as_u64().unwrap(),
+                a["challenge"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    rotation.sort();
+    let rotation: Vec<&str> = rotation.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(
+        rotation,
+        ["teach_back", "quiz", "confirm"],
+        "the rotation by slot"
+    );
+    for trail in [log, dir.path().join(".attesta/server-audit.jsonl")] {
+        let verify = common::attesta()
+            .args(["audit", "verify", "--log"])
+            .arg(&trail)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+    }
+}

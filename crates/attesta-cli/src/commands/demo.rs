@@ -29,9 +29,10 @@ fn demo_dir() -> PathBuf {
 }
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
-    match args.command {
-        Some(DemoCommand::Authenticator) => authenticator(),
-        None => tour(),
+    match (&args.command, &args.server) {
+        (Some(DemoCommand::Authenticator), _) => authenticator(),
+        (None, Some(server)) => super::demo_server::run(args, server),
+        (None, None) => tour(),
     }
 }
 

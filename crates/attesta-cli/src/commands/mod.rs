@@ -3,6 +3,7 @@
 mod approvals;
 mod audit;
 mod demo;
+mod demo_server;
 mod domains;
 mod init;
 mod mcp;
