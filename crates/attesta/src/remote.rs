@@ -342,6 +342,14 @@ impl RemoteApproval {
             .filter_map(|a| a["approver"].as_str().map(str::to_owned))
             .collect();
         let approved = verdict == "approved";
+        if approved && u32::try_from(approvers.len()).unwrap_or(0) < self.required {
+            return Err(Failure::Untrusted(format!(
+                "the signed decision for approval {id} approves with {} approver(s), but this \
+                 action needs {}; it is not trusted",
+                approvers.len(),
+                self.required
+            )));
+        }
         let mut result = if verdict == "expired" {
             ChallengeResult::unanswered(
                 self.kind,

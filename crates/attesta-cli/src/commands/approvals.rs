@@ -61,7 +61,7 @@ fn client(args: &ApprovalsArgs, policy: &attesta::Policy) -> anyhow::Result<ApiC
 }
 
 /// A token file, refused if others can read it.
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+pub(crate) fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open the token file {}", path.display()))?;
     #[cfg(unix)]

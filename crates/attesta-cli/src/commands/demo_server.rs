@@ -19,8 +19,7 @@ const LOG: &str = ".attesta/demo-agent-audit.jsonl";
 
 pub(crate) fn run(args: &DemoArgs, server: &str) -> anyhow::Result<ExitCode> {
     let token = match &args.token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?,
+        Some(path) => super::approvals::read_token(path)?,
         None => std::env::var("ATTESTA_TOKEN").context(
             "set ATTESTA_TOKEN to a requester token (`attesta server principals add NAME --kind \
              requester`), or pass --token-file FILE",
