@@ -1605,3 +1605,48 @@ fn an_agent_process_waits_for_three_approvers() {
         );
     }
 }
+
+/// What schemathesis found against the OpenAPI document, pinned: whole
+/// numbers written as `2.0` are whole numbers, a risk score outside 0..1 and
+/// a wait over 60 s are refused, a blank action name is refused.
+#[test]
+fn requests_are_read_as_the_openapi_document_describes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let server = Server::start(dir.path());
+    let mut float = submission("float", 1);
+    float["required_approvers"] = json!(2.0);
+    let (status, _, created) = server.post("/v1/approvals", &agent, &float);
+    assert_eq!(
+        (status, &created["required_approvers"]),
+        (201, &json!(2)),
+        "{created}"
+    );
+    let mut fractional = submission("frac", 1);
+    fractional["required_approvers"] = json!(2.5);
+    assert_eq!(server.post("/v1/approvals", &agent, &fractional).0, 400);
+    let mut risky = submission("risky", 1);
+    risky["risk"]["score"] = json!(1.5);
+    let (status, _, problem) = server.post("/v1/approvals", &agent, &risky);
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("between 0 and 1"),
+        "{problem}"
+    );
+    let mut blank = submission("blank", 1);
+    blank["action"]["function_name"] = json!("  ");
+    assert_eq!(server.post("/v1/approvals", &agent, &blank).0, 400);
+    let id = created["id"].as_str().unwrap();
+    let (status, _, problem) = server.get(
+        &format!("/v1/approvals/{id}/decision?wait=61"),
+        Some(&agent),
+    );
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at most 60"),
+        "{problem}"
+    );
+}

@@ -288,7 +288,17 @@ async fn decision(
             format!("bad query ({e}); use ?wait=SECONDS, at most 60"),
         )
     })?;
-    let wait = std::time::Duration::from_secs(query.wait.unwrap_or(0));
+    let wait = query.wait.unwrap_or(0);
+    if wait > crate::service::MAX_WAIT.as_secs() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "wait={wait} is too long; wait at most {} seconds, then ask again",
+                crate::service::MAX_WAIT.as_secs()
+            ),
+        ));
+    }
+    let wait = std::time::Duration::from_secs(wait);
     let (view, signed) = service.decision(&who, &id, wait).await?;
     Ok(json(
         StatusCode::OK,

@@ -71,7 +71,7 @@ pub struct SubmitRequest {
     /// Its risk as the requester's gate assessed it.
     pub risk: RiskAssessment,
     /// How many distinct approvers must pass (default 1).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "whole_number")]
     pub required_approvers: u32,
     /// The escalation rule that demanded this approval, and the roles to
     /// notify, if any.
@@ -79,7 +79,7 @@ pub struct SubmitRequest {
     pub escalation: Option<Escalation>,
     /// How long the approval may wait, in seconds (default and bound from
     /// the server's limits).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub timeout_seconds: Option<u64>,
     /// For a single approver: the challenge the requester's policy asks
     /// for at this level (`confirm`, `quiz`, `teach_back`). Several
@@ -90,6 +90,33 @@ pub struct SubmitRequest {
 
 fn one() -> u32 {
     1
+}
+
+/// A whole number, also when written `9.0` (JSON Schema counts that as an
+/// integer, so clients generated from the OpenAPI document may send it).
+fn whole_number<'de, D: serde::Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+    use serde::de::Error as _;
+    let value = serde_json::Number::deserialize(d)?;
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9.007_199_254_740_992e15)
+            // Checked just above: whole, not negative, exactly representable.
+            .map(|f| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = f as u64;
+                n
+            })
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}")))
+}
+
+fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] u64);
+    Option::<Whole>::deserialize(d).map(|w| w.map(|Whole(n)| n))
 }
 
 /// Why an approval was demanded.
@@ -344,6 +371,12 @@ impl Service {
             return Err(ServiceError::Invalid(format!(
                 "required_approvers must be between 1 and {}, got {required}",
                 self.limits.max_approvers
+            )));
+        }
+        if !(0.0..=1.0).contains(&request.risk.score) {
+            return Err(ServiceError::Invalid(format!(
+                "risk.score must be between 0 and 1, got {}",
+                request.risk.score
             )));
         }
         if request.action.function_name.trim().is_empty() {
