@@ -122,6 +122,11 @@ pub(crate) struct ServeArgs {
     /// every approver.
     #[arg(long = "scope", value_name = "ACTIONS=GROUPS")]
     pub(crate) scopes: Vec<String>,
+    /// A command (run with `sh -c`) for every new approval, to notify its
+    /// approvers; it gets ATTESTA_APPROVAL_ID, _ACTION, _RISK, _REQUESTER,
+    /// _APPROVERS, _NOTIFY and ATTESTA_SERVER_URL in its environment.
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) notify_command: Option<String>,
     /// Most pending approvals one requester may have at once (a requester
     /// past it gets 429 until some are decided).
     #[arg(long, value_name = "N", default_value_t = 100)]

@@ -1650,3 +1650,42 @@ fn requests_are_read_as_the_openapi_document_describes_them() {
         "{problem}"
     );
 }
+
+/// The seeds' manager approval, for real: the agent asks, the server's
+/// notification hook (`--notify-command`) tells the manager, the manager
+/// answers from another process, and the agent's action runs.
+#[test]
+fn a_manager_notified_by_the_hook_approves_from_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let manager = add(dir.path(), "manager", "approver");
+    token_file(dir.path(), "manager.token", &manager);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manager.py");
+    let hook = format!("python3 {}", script.display());
+    let server = Server::start_with(
+        dir.path(),
+        "127.0.0.1:0",
+        None,
+        &["--notify-command", &hook],
+    );
+    let key = public_key(&server, dir.path());
+    let engine = remote_engine(&server.addr, &agent, key, &dir.path().join("agent.jsonl"));
+    let ctx = attesta::ActionContext::new("refund_order")
+        .with_kwarg("order", "A-1042")
+        .with_kwarg("amount", 450)
+        .with_agent("support-agent")
+        .with_trusted_risk_override(attesta::RiskLevel::Medium);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let decision = runtime.block_on(engine.evaluate(&ctx));
+    assert!(decision.is_approved(), "{decision:?}");
+    assert_eq!(decision.approvers, ["manager"]);
+    let notified = std::fs::read_to_string(dir.path().join("notified.log")).unwrap();
+    let told: Value = serde_json::from_str(notified.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        told["ATTESTA_APPROVAL_ACTION"],
+        "refund_order(order='A-1042', amount=450)"
+    );
+    assert_eq!(told["ATTESTA_APPROVAL_RISK"], "medium");
+    assert_eq!(told["ATTESTA_APPROVAL_REQUESTER"], "deploy-bot");
+    assert_eq!(told["ATTESTA_APPROVAL_APPROVERS"], "1");
+}

@@ -11,6 +11,7 @@
 //! * [`store`]: the [`store::Store`] trait and its SQLite implementation,
 //!   with versioned migrations;
 //! * [`scope`]: which groups may approve which actions;
+//! * [`notify`]: telling people an approval waits (a hook command);
 //! * [`service`]: who may do what, and how a submission becomes an
 //!   approval with one prepared slot per approver;
 //! * [`decision`]: final decisions, signed with the server's Ed25519 key,
@@ -23,6 +24,7 @@
 
 pub mod decision;
 pub mod http;
+pub mod notify;
 pub mod principal;
 pub mod scope;
 pub mod service;

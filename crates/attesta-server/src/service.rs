@@ -270,6 +270,8 @@ pub struct Service {
     trail: Trail,
     /// Which groups may approve which actions.
     scopes: Arc<Vec<Scope>>,
+    /// Hears of every new approval, if anyone should.
+    notifier: Option<Arc<dyn crate::notify::Notifier>>,
     /// Held while deciding, so two answers completing one approval at once
     /// in this process record one decision.
     deciding: Arc<tokio::sync::Mutex<()>>,
@@ -300,9 +302,17 @@ impl Service {
             key: Arc::new(key),
             trail,
             scopes: Arc::new(Vec::new()),
+            notifier: crate::notify::none(),
             deciding: Arc::new(tokio::sync::Mutex::new(())),
             decided: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Tells `notifier` of every new approval (see [`crate::notify`]).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn crate::notify::Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Reserves actions for groups of approvers (see [`crate::scope`]).
@@ -435,6 +445,18 @@ impl Service {
             return Err(ServiceError::Unavailable(format!(
                 "{why}; the approval was not accepted, retry later and tell the operator"
             )));
+        }
+        if submitted.created
+            && let Some(notifier) = &self.notifier
+        {
+            let roles = request
+                .escalation
+                .as_ref()
+                .map(|e| e.notify.clone())
+                .unwrap_or_default();
+            notifier
+                .new_approval(&view(&submitted.approval)?, &roles)
+                .await;
         }
         if !submitted.created && submitted.approval.action_digest != digest {
             return Err(ServiceError::Conflict(format!(

@@ -15,6 +15,10 @@
 //!
 //! The main program answers from an in-process "manager" task over a
 //! channel, standing in for the person on the other end of the service.
+//! The same flow for real, with durable approvals, a notification hook and
+//! the manager answering from their own device, is the approval server's:
+//! `attesta serve --notify-command …` (see docs/server.md, "Notifications
+//! and the manager approval").
 //!
 //! It reports [`ChallengeType::Confirm`], not `multi_party` as the reference
 //! documentation's version does: in Attesta a `multi_party` result must carry

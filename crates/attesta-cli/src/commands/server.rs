@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use attesta::audit::{AuditSigningKey, JsonlAuditLog};
+use attesta_server::notify::CommandNotifier;
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::scope::Scope;
 use attesta_server::service::{Limits, Service};
@@ -130,7 +131,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             max_pending_per_requester: args.max_pending,
             ..Limits::default()
         };
-        let service = Service::new(store, engine, limits, key, trail).with_scopes(scopes);
+        let mut service = Service::new(store, engine, limits, key, trail).with_scopes(scopes);
         service.watch_decisions().await;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
@@ -138,6 +139,10 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let local = listener
             .local_addr()
             .context("cannot read the listening address")?;
+        if let Some(command) = &args.notify_command {
+            let notifier = CommandNotifier::new(command.clone(), format!("http://{local}"));
+            service = service.with_notifier(Arc::new(notifier));
+        }
         eprintln!(
             "attesta serve: listening on http://{local} (policy: {source}; database: {database}; \
              audit trail: {})",
