@@ -8,7 +8,6 @@
 //! --notify-command`) with the approval described in environment variables.
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -87,9 +86,4 @@ impl Notifier for CommandNotifier {
             ),
         }
     }
-}
-
-/// No notifications (the default).
-pub(crate) fn none() -> Option<Arc<dyn Notifier>> {
-    None
 }

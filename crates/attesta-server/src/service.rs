@@ -11,6 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use subtle::ConstantTimeEq as _;
+
 use attesta::audit::{AuditPublicKey, AuditSigningKey};
 use attesta::challenge::Prepared;
 use attesta::channel::{ApproverSlot, Prompt, Response};
@@ -302,7 +304,7 @@ impl Service {
             key: Arc::new(key),
             trail,
             scopes: Arc::new(Vec::new()),
-            notifier: crate::notify::none(),
+            notifier: None,
             deciding: Arc::new(tokio::sync::Mutex::new(())),
             decided: Arc::new(tokio::sync::Notify::new()),
         }
@@ -686,7 +688,7 @@ impl Service {
         let mut matched = None;
         for step in current.saturating_sub(drift)..=current.saturating_add(drift) {
             if let Ok(expected) = secret.totp(&settings, step * period)
-                && subtle_eq(expected.as_bytes(), code.as_bytes())
+                && bool::from(expected.as_bytes().ct_eq(code.as_bytes()))
             {
                 matched = Some(step);
             }
@@ -1039,9 +1041,4 @@ fn view(approval: &Approval) -> Result<ApprovalView, ServiceError> {
         deadline_ms: approval.deadline_ms,
         decided_at_ms: approval.decided_at_ms,
     })
-}
-
-/// Equality that takes the same time wherever the inputs differ.
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

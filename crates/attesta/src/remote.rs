@@ -37,6 +37,13 @@ use crate::gate::ApprovalService;
 use crate::risk::RiskAssessment;
 use crate::value::Value;
 
+/// A token from an owner-only file (refused if the group or others can
+/// read it), trimmed: what `policy.approvals.token_file` and the CLI's
+/// `--token-file` read.
+pub fn read_token_file(path: &std::path::Path) -> Result<String, String> {
+    crate::challenge::totp::read_owner_only(path).map(|text| text.trim().to_owned())
+}
+
 /// The context metadata key whose string value is the idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 

@@ -62,23 +62,7 @@ fn client(args: &ApprovalsArgs, policy: &attesta::Policy) -> anyhow::Result<ApiC
 
 /// A token file, refused if others can read it.
 pub(crate) fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the token file {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = file.metadata()?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "the token file {} can be read by others (mode {mode:o}); run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            );
-        }
-    }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut text)?;
-    Ok(text.trim().to_owned())
+    attesta::remote::read_token_file(path).map_err(anyhow::Error::msg)
 }
 
 fn expires_in(deadline_ms: i64) -> String {

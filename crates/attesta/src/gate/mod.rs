@@ -976,8 +976,7 @@ fn approval_server(
     settings: &crate::policy::ApprovalsSettings,
 ) -> Result<Arc<dyn ApprovalService>, BuildError> {
     let token = match &settings.token_file {
-        Some(path) => crate::challenge::totp::read_owner_only(path)
-            .map(|text| text.to_string())
+        Some(path) => crate::remote::read_token_file(path)
             .map_err(|e| BuildError::Component(format!("policy.approvals.token_file: {e}")))?,
         None => std::env::var(&settings.token_env).map_err(|_| {
             BuildError::Component(format!(
