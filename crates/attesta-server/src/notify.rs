@@ -11,21 +11,24 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use crate::service::ApprovalView;
+use crate::service::{ApprovalView, Escalation};
 
 /// Hears of new approvals.
 #[async_trait]
 pub trait Notifier: Send + Sync + fmt::Debug {
-    /// A new approval waits for its approvers; `notify` names the roles
-    /// the requester's escalation rule asked to notify.
-    async fn new_approval(&self, approval: &ApprovalView, notify: &[String]);
+    /// A new approval waits for its approvers; `escalation` is the rule
+    /// that demanded it and the roles it asked to notify, when the
+    /// requester's gate sent one.
+    async fn new_approval(&self, approval: &ApprovalView, escalation: Option<&Escalation>);
 }
 
 /// Runs `sh -c COMMAND` for each new approval, with
 /// `ATTESTA_APPROVAL_ID`, `ATTESTA_APPROVAL_ACTION`,
 /// `ATTESTA_APPROVAL_RISK`, `ATTESTA_APPROVAL_REQUESTER`,
 /// `ATTESTA_APPROVAL_APPROVERS` (how many are needed),
-/// `ATTESTA_APPROVAL_NOTIFY` (roles, comma-separated) and
+/// `ATTESTA_APPROVAL_NOTIFY` (roles, comma-separated),
+/// `ATTESTA_APPROVAL_RULE` (the escalation rules that held, `; `-separated)
+/// and
 /// `ATTESTA_SERVER_URL` set. The values come from the approval, never
 /// from the command line, so no shell quoting of agent text is involved.
 #[derive(Debug, Clone)]
@@ -47,7 +50,9 @@ impl CommandNotifier {
 
 #[async_trait]
 impl Notifier for CommandNotifier {
-    async fn new_approval(&self, approval: &ApprovalView, notify: &[String]) {
+    async fn new_approval(&self, approval: &ApprovalView, escalation: Option<&Escalation>) {
+        let notify = escalation.map(|e| e.notify.join(",")).unwrap_or_default();
+        let rule = escalation.and_then(|e| e.rule.clone()).unwrap_or_default();
         let mut command = tokio::process::Command::new("sh");
         command
             .arg("-c")
@@ -60,7 +65,8 @@ impl Notifier for CommandNotifier {
                 "ATTESTA_APPROVAL_APPROVERS",
                 approval.required_approvers.to_string(),
             )
-            .env("ATTESTA_APPROVAL_NOTIFY", notify.join(","))
+            .env("ATTESTA_APPROVAL_NOTIFY", notify)
+            .env("ATTESTA_APPROVAL_RULE", rule)
             .env("ATTESTA_SERVER_URL", &self.server_url)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(false);

@@ -60,6 +60,53 @@ impl Default for Limits {
 
 /// The longest idempotency key.
 const MAX_KEY: usize = 128;
+/// The longest action name, escalation role or rule line, in characters.
+const MAX_NAME: usize = 256;
+/// The longest rule description an escalation may carry.
+const MAX_RULE: usize = 4096;
+/// The most roles an escalation may ask to notify.
+const MAX_ROLES: usize = 32;
+
+/// Refuses names and escalation fields longer than anyone writes: they end
+/// up in prompts, notifications and the audit trail.
+fn check_lengths(request: &SubmitRequest) -> Result<(), ServiceError> {
+    let too_long = |what: &str, text: &str, max: usize| {
+        let n = text.chars().count();
+        (n > max).then(|| {
+            ServiceError::Invalid(format!(
+                "{what} is {n} characters long; at most {max} are accepted"
+            ))
+        })
+    };
+    if let Some(err) = too_long(
+        "action.function_name",
+        &request.action.function_name,
+        MAX_NAME,
+    ) {
+        return Err(err);
+    }
+    let Some(escalation) = &request.escalation else {
+        return Ok(());
+    };
+    if escalation.notify.len() > MAX_ROLES {
+        return Err(ServiceError::Invalid(format!(
+            "escalation.notify names {} roles; at most {MAX_ROLES} are accepted",
+            escalation.notify.len()
+        )));
+    }
+    let rule = escalation.rule.as_deref().unwrap_or("");
+    let roles = escalation
+        .notify
+        .iter()
+        .map(|r| ("escalation.notify[]", r.as_str(), MAX_NAME));
+    match std::iter::once(("escalation.rule", rule, MAX_RULE))
+        .chain(roles)
+        .find_map(|(what, text, max)| too_long(what, text, max))
+    {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
 
 /// A requester's submission.
 #[derive(Debug, Clone, Deserialize)]
@@ -396,6 +443,7 @@ impl Service {
                 "action.function_name is empty; name the action to approve".to_owned(),
             ));
         }
+        check_lengths(&request)?;
         let timeout = match request.timeout_seconds {
             None => self.limits.default_timeout,
             Some(0) => {
@@ -451,13 +499,8 @@ impl Service {
         if submitted.created
             && let Some(notifier) = &self.notifier
         {
-            let roles = request
-                .escalation
-                .as_ref()
-                .map(|e| e.notify.clone())
-                .unwrap_or_default();
             notifier
-                .new_approval(&view(&submitted.approval)?, &roles)
+                .new_approval(&view(&submitted.approval)?, request.escalation.as_ref())
                 .await;
         }
         if !submitted.created && submitted.approval.action_digest != digest {

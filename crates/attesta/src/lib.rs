@@ -62,8 +62,8 @@ pub use challenge::{Challenge, ChallengeResult, ChallengeType};
 pub use context::ActionContext;
 pub use decision::{Decision, Denied, Verdict};
 pub use gate::{
-    ApprovalService, Attesta, AttestaBuilder, BuildError, Escalation, EscalationSource, GateError,
-    Preview,
+    ApprovalRequest, ApprovalRouting, ApprovalService, Attesta, AttestaBuilder, BuildError,
+    Escalation, EscalationSource, GateError, Preview,
 };
 pub use policy::Policy;
 pub use risk::{DefaultRiskScorer, RiskAssessment, RiskFactor, RiskLevel, RiskScorer};

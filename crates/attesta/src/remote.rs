@@ -33,7 +33,7 @@ use crate::approval::{action_digest, verify};
 use crate::audit::AuditPublicKey;
 use crate::challenge::{Challenge, ChallengeResult, ChallengeType, Unanswered};
 use crate::context::ActionContext;
-use crate::gate::ApprovalService;
+use crate::gate::{ApprovalRequest, ApprovalService, Escalation};
 use crate::risk::RiskAssessment;
 use crate::value::Value;
 
@@ -208,13 +208,26 @@ pub enum ApiError {
 }
 
 impl ApprovalService for RemoteApprovals {
-    fn challenge(&self, kind: ChallengeType, required_approvers: u32) -> Arc<dyn Challenge> {
+    fn challenge(&self, request: &ApprovalRequest) -> Arc<dyn Challenge> {
         Arc::new(RemoteApproval {
             inner: Arc::clone(&self.inner),
-            kind,
-            required: required_approvers.max(1),
+            kind: request.kind,
+            required: request.required_approvers.max(1),
+            escalation: escalation_json(&request.escalation),
         })
     }
+}
+
+/// The submission's `escalation`: the rules that held (as one line) and
+/// the roles to notify; `None` when no rule held.
+fn escalation_json(escalation: &Escalation) -> Option<Json> {
+    if escalation.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "rule": escalation.rules.join("; "),
+        "notify": escalation.notify,
+    }))
 }
 
 /// One action put to the server.
@@ -223,6 +236,7 @@ struct RemoteApproval {
     inner: Arc<Inner>,
     kind: ChallengeType,
     required: u32,
+    escalation: Option<Json>,
 }
 
 // By value so it reads `map_err(unreachable)`.
@@ -233,7 +247,10 @@ fn unreachable(err: ApiError) -> Failure {
 
 /// A failure to get a verified decision.
 enum Failure {
-    /// Nobody could be reached (unreachable server, refused request).
+    /// The server could not be reached before it accepted the request:
+    /// nobody was asked, so another route may be.
+    Undelivered(String),
+    /// The server was lost after it accepted the request, or refused it.
     Unreachable(String),
     /// The server answered with something that cannot be trusted.
     Untrusted(String),
@@ -248,6 +265,9 @@ impl Challenge for RemoteApproval {
     async fn present(&self, ctx: &ActionContext, risk: &RiskAssessment) -> ChallengeResult {
         match self.approve(ctx, risk).await {
             Ok(result) => result,
+            Err(Failure::Undelivered(why)) => {
+                ChallengeResult::unanswered(self.kind, Unanswered::Undelivered, why)
+            }
             Err(Failure::Unreachable(why)) => {
                 ChallengeResult::unanswered(self.kind, Unanswered::ChannelError, why)
             }
@@ -282,9 +302,19 @@ impl RemoteApproval {
         if self.kind != ChallengeType::MultiParty {
             submission["challenge"] = json!(self.kind.as_str());
         }
+        if let Some(escalation) = &self.escalation {
+            submission["escalation"] = escalation.clone();
+        }
+        // Never reached: another route may ask instead. (Had the server
+        // stored it and only its answer been lost, the approval waits there
+        // until it expires; nothing runs on it.)
         let submitted = self
             .retrying(|| inner.api.post("/v1/approvals", &submission))
-            .await?;
+            .await
+            .map_err(|err| match err {
+                ApiError::Unreachable(why) => Failure::Undelivered(why),
+                refused => unreachable(refused),
+            })?;
         let id = submitted["id"]
             .as_str()
             .ok_or_else(|| Failure::Untrusted("the server's answer names no approval id".into()))?
@@ -292,7 +322,10 @@ impl RemoteApproval {
         // A requester that restarted may find its approval decided already.
         let signed = loop {
             let path = format!("/v1/approvals/{id}/decision?wait={}", POLL.as_secs());
-            let answer = self.retrying(|| inner.api.get(&path)).await?;
+            let answer = self
+                .retrying(|| inner.api.get(&path))
+                .await
+                .map_err(unreachable)?;
             if !answer["signed_decision"].is_null() {
                 break answer["signed_decision"].clone();
             }
@@ -302,7 +335,7 @@ impl RemoteApproval {
 
     /// Runs `call`, again and again while the server cannot be reached, for
     /// up to [`RemoteConfig::retry_for`]; a refusal is final at once.
-    async fn retrying<F, Fut>(&self, call: F) -> Result<Json, Failure>
+    async fn retrying<F, Fut>(&self, call: F) -> Result<Json, ApiError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Json, ApiError>>,
@@ -316,7 +349,7 @@ impl RemoteApproval {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                Err(err) => return Err(unreachable(err)),
+                Err(err) => return Err(err),
             }
         }
     }

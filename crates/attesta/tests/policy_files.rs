@@ -1330,3 +1330,76 @@ fn approvals_name_a_tls_server_its_key_and_where_the_token_comes_from() {
     );
     assert!(typo.to_string().contains("tokn_env"), "{typo}");
 }
+
+#[test]
+fn approvals_route_order_and_levels_are_read_strictly() {
+    use attesta::RiskLevel;
+    use attesta::policy::ApprovalRoute;
+    let dir = Dir::new();
+    let head = "policy:\n  approvals:\n    server: https://a.example\n    public_key: k.pub\n";
+    let defaults = dir
+        .load("defaults.yaml", head)
+        .approvals
+        .expect("approvals");
+    assert_eq!(defaults.order, vec![ApprovalRoute::Server]);
+    assert_eq!(defaults.levels, RiskLevel::ALL.to_vec());
+    let routed = dir
+        .load(
+            "routed.yaml",
+            &format!("{head}    order: [local, server]\n    levels: [CRITICAL, high]\n"),
+        )
+        .approvals
+        .expect("approvals");
+    assert_eq!(
+        routed.order,
+        vec![ApprovalRoute::Local, ApprovalRoute::Server]
+    );
+    assert_eq!(routed.levels, vec![RiskLevel::High, RiskLevel::Critical]);
+    for (name, extra, line, path, needle) in [
+        (
+            "nosrv.yaml",
+            "    order: [local]\n",
+            5,
+            "policy.approvals.order",
+            "include server",
+        ),
+        (
+            "twice.yaml",
+            "    order: [server, server]\n",
+            5,
+            "policy.approvals.order[1]",
+            "twice",
+        ),
+        (
+            "odd.yaml",
+            "    order: [server, pager]\n",
+            5,
+            "policy.approvals.order[1]",
+            "local",
+        ),
+        (
+            "nolevels.yaml",
+            "    levels: []\n",
+            5,
+            "policy.approvals.levels",
+            "never be asked",
+        ),
+        (
+            "badlevel.yaml",
+            "    levels: [severe]\n",
+            5,
+            "policy.approvals.levels[0]",
+            "severe",
+        ),
+        (
+            "dup.yaml",
+            "    levels: [high, HIGH]\n",
+            5,
+            "policy.approvals.levels[1]",
+            "twice",
+        ),
+    ] {
+        let message = dir.invalid(name, &format!("{head}{extra}"), line, path);
+        assert!(message.contains(needle), "{name}: {message}");
+    }
+}

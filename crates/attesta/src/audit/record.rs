@@ -185,6 +185,7 @@ fn metadata_for(
         // Multi-party: every approver's identity proof, timing and sub-result.
         // An approval server's id and signed decision, so the record can
         // be matched with the server's own trail and checked with its key.
+        // Which route decided, and the routes that could not take it.
         for key in [
             "approver_records",
             "required_approvers",
@@ -192,6 +193,8 @@ fn metadata_for(
             "verified_by",
             "server_approval_id",
             "server_decision",
+            "approval_route",
+            "routes_passed_over",
         ] {
             if let Some(value) = result.details.get(key) {
                 details.insert(key.into(), value.clone());

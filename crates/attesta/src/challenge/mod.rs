@@ -119,6 +119,11 @@ pub enum Unanswered {
     NoChannel,
     /// The channel failed while asking.
     ChannelError,
+    /// The approval could not be handed over at all (an approval server
+    /// that could not be reached before it accepted the request). Unlike
+    /// [`Unanswered::NoChannel`], the policy's `fail_mode: allow` never
+    /// covers it: a server that is down must not wave actions through.
+    Undelivered,
     /// Nobody answered within the approval timeout.
     TimedOut,
     /// The request was withdrawn before an answer arrived.
@@ -131,6 +136,7 @@ impl Unanswered {
         match self {
             Self::NoChannel => "no_channel",
             Self::ChannelError => "channel_error",
+            Self::Undelivered => "undelivered",
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
         }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::registry::{ChallengeRegistry, Resolved};
-use crate::challenge::{ChallengeType, MultiParty};
+use crate::challenge::ChallengeType;
 use crate::context::ActionContext;
 use crate::policy::Policy;
 use crate::risk::{RiskAssessment, RiskLevel};
@@ -154,19 +154,32 @@ impl ChallengeRegistry {
             kind = ChallengeType::Confirm;
         }
         let unchanged = kind == base_kind && required_approvers == policy.required_approvers;
-        if unchanged {
+        // An approval server is told why an action was escalated (and whom
+        // to notify) even when the rules did not change the challenge.
+        let tell_server = !escalation.is_empty()
+            && self.server_takes(level)
+            && !self.per_level.contains_key(&level)
+            && !self.per_type.contains_key(&kind);
+        if unchanged && !tell_server {
             return Escalated {
                 kind,
                 resolved: base_resolved,
                 required_approvers,
             };
         }
-        let resolved = if kind == ChallengeType::MultiParty
-            && required_approvers > policy.required_approvers
-        {
-            self.multi_party(policy, required_approvers)
-        } else {
-            self.resolve_kind(policy, level, kind)
+        let more_approvers =
+            kind == ChallengeType::MultiParty && required_approvers > policy.required_approvers;
+        let resolved = match self.per_type.get(&kind) {
+            // A stand-in configured for the type cannot promise a count.
+            Some(instance) if !more_approvers => Resolved::Present(Arc::clone(instance)),
+            _ => {
+                let required = if kind == ChallengeType::MultiParty {
+                    required_approvers
+                } else {
+                    1
+                };
+                self.routed(policy, level, kind, required, escalation)
+            }
         };
         Escalated {
             kind,
@@ -175,26 +188,9 @@ impl ChallengeRegistry {
         }
     }
 
-    /// Multi-party approval by `required` approvers over the channel (a
-    /// stand-in configured for the type cannot promise the count).
-    fn multi_party(&self, policy: &Policy, required: u32) -> Resolved {
-        let kind = ChallengeType::MultiParty;
-        if let Some(approvals) = &self.approvals {
-            return Resolved::Present(approvals.challenge(kind, required));
-        }
-        let Some(channel) = &self.channel else {
-            return Resolved::Unavailable(
-                kind,
-                format!(
-                    "an escalation rule requires {required} distinct approvers, but no approval \
-                     channel is configured"
-                ),
-            );
-        };
-        match MultiParty::new(self.rotation(policy), required, Arc::clone(channel)) {
-            Ok(challenge) => Resolved::Present(Arc::new(challenge)),
-            Err(err) => Resolved::Unavailable(kind, err.to_string()),
-        }
+    /// Whether an approval at `level` goes to the approval server.
+    fn server_takes(&self, level: RiskLevel) -> bool {
+        self.approvals.is_some() && self.routing.levels.contains(&level)
     }
 }
 

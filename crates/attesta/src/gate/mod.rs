@@ -20,6 +20,7 @@ mod ask;
 mod assess;
 mod escalate;
 mod registry;
+mod route;
 
 pub use escalate::{Escalation, EscalationSource};
 
@@ -41,7 +42,7 @@ use crate::trust::{TrustEngine, TrustModel};
 use crate::value::{Value, ValueMap};
 
 use escalate::Escalated;
-pub use registry::ApprovalService;
+pub use registry::{ApprovalRequest, ApprovalRouting, ApprovalService};
 use registry::{ChallengeRegistry, Resolved, ResolvedChallenges};
 
 /// Why an [`Attesta`] could not be built.
@@ -175,9 +176,23 @@ impl AttestaBuilder {
     /// and signs the decision. The gate still checks the approvers it
     /// reports (distinct, not the agent, enough of them). Challenge
     /// instances configured for a level or a type still take precedence.
+    /// [`AttestaBuilder::approval_routing`] narrows the levels and adds the
+    /// local channel as a route before or after the server.
     #[must_use]
     pub fn approval_service(mut self, service: Arc<dyn ApprovalService>) -> Self {
         self.challenges.approvals = Some(service);
+        self
+    }
+
+    /// Which levels go to the approval service and in which order the
+    /// server and the local channel are tried (default: every level, the
+    /// server only). A later route is tried only when the one before could
+    /// not take the approval at all, never after anyone decided. `build`
+    /// refuses an order without the server or with a route twice, and an
+    /// empty list of levels.
+    #[must_use]
+    pub fn approval_routing(mut self, routing: ApprovalRouting) -> Self {
+        self.challenges.routing = routing;
         self
     }
 
@@ -267,6 +282,10 @@ impl AttestaBuilder {
             .map_err(|e| BuildError::InvalidPolicy(format!("domains: {e}")))?;
         // Built-in quiz and teach-back ask the profile's templates.
         let mut registry = self.challenges;
+        registry
+            .routing
+            .check()
+            .map_err(|e| BuildError::InvalidPolicy(format!("approval routing: {e}")))?;
         registry.domain = domains.profile.clone().map(Arc::new);
         let challenges = registry.resolve_all(&policy);
         let (critical, _) = challenges.get(RiskLevel::Critical);
@@ -418,7 +437,12 @@ impl Attesta {
         #[cfg(unix)]
         let builder = builder.channel(terminal_channel(&policy, clock)?);
         let builder = match &policy.approvals {
-            Some(settings) => builder.approval_service(approval_server(settings)?),
+            Some(settings) => builder
+                .approval_service(approval_server(settings)?)
+                .approval_routing(ApprovalRouting {
+                    order: settings.order.clone(),
+                    levels: settings.levels.clone(),
+                }),
             None => builder,
         };
         Ok(builder.policy(policy))

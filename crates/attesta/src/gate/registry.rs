@@ -3,16 +3,18 @@
 //! Resolved once when the engine is built (the policy cannot change
 //! afterwards), so an evaluation only clones an `Arc`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::escalate::Escalation;
+use super::route::{Routed, Target};
 use crate::challenge::{
     Challenge, ChallengeType, ChannelChallenge, Confirm, Interrogation, MultiParty, Quiz, TeachBack,
 };
 use crate::channel::Channel;
 use crate::domain::DomainProfile;
-use crate::policy::Policy;
+use crate::policy::{ApprovalRoute, Policy};
 use crate::risk::RiskLevel;
 
 /// What the gate will present for one level.
@@ -39,9 +41,84 @@ pub(crate) struct ChallengeRegistry {
     /// quiz and teach-back (alone or in a multi-party rotation) ask its
     /// templates and count its vocabulary.
     pub(crate) domain: Option<Arc<DomainProfile>>,
-    /// An approval server that asks, judges and decides for every level
-    /// that needs a human (instead of the built-ins over the channel).
+    /// An approval server that asks, judges and decides for the levels in
+    /// `routing` (instead of, or before or after, the built-ins over the
+    /// channel).
     pub(crate) approvals: Option<Arc<dyn ApprovalService>>,
+    /// Which levels go to `approvals`, and in which order the routes are
+    /// tried.
+    pub(crate) routing: ApprovalRouting,
+}
+
+/// Which levels an approval service takes, and whether the local channel
+/// is tried before or after it (or not at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRouting {
+    /// The routes in the order tried; a later one only when the one before
+    /// could not take the approval at all.
+    pub order: Vec<ApprovalRoute>,
+    /// The levels the service is used for; other levels are asked locally.
+    pub levels: Vec<RiskLevel>,
+}
+
+impl Default for ApprovalRouting {
+    /// Every level to the server, and nowhere else.
+    fn default() -> Self {
+        Self {
+            order: vec![ApprovalRoute::Server],
+            levels: RiskLevel::ALL.to_vec(),
+        }
+    }
+}
+
+impl ApprovalRouting {
+    /// Fails unless the order names the server, each route at most once,
+    /// and at least one level goes to it.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !self.order.contains(&ApprovalRoute::Server) {
+            return Err("the order must include the server route".into());
+        }
+        if self.order.len() != self.order.iter().collect::<BTreeSet<_>>().len() {
+            return Err("the order names a route twice; name each once".into());
+        }
+        if self.levels.is_empty() {
+            return Err("no level goes to the approval server; name at least one".into());
+        }
+        Ok(())
+    }
+}
+
+/// What an [`ApprovalService`] is asked to put to people for one kind of
+/// challenge.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApprovalRequest {
+    /// The challenge the level (or an escalation rule) calls for.
+    pub kind: ChallengeType,
+    /// How many distinct people must pass (1 unless `kind` is multi-party).
+    pub required_approvers: u32,
+    /// The escalation rules that held for the action, and the roles they
+    /// ask to notify (empty when none did).
+    pub escalation: Escalation,
+}
+
+impl ApprovalRequest {
+    /// A request for `kind` by `required_approvers` people, with no
+    /// escalation.
+    pub fn new(kind: ChallengeType, required_approvers: u32) -> Self {
+        Self {
+            kind,
+            required_approvers,
+            escalation: Escalation::default(),
+        }
+    }
+
+    /// The same request, demanded by `escalation`.
+    #[must_use]
+    pub fn with_escalation(mut self, escalation: Escalation) -> Self {
+        self.escalation = escalation;
+        self
+    }
 }
 
 /// A service that puts approvals to people elsewhere and decides them
@@ -49,10 +126,13 @@ pub(crate) struct ChallengeRegistry {
 /// one action, of a kind and for a number of distinct approvers, and
 /// presents that challenge like any other. The engine stays free of HTTP:
 /// the implementation over `attesta serve` is behind the `remote` feature.
+///
+/// A challenge that could not hand the approval over at all (nobody took
+/// it) should end [`Unanswered::Undelivered`](crate::challenge::Unanswered):
+/// only then is the next route in [`ApprovalRouting::order`] tried.
 pub trait ApprovalService: Send + Sync + std::fmt::Debug {
-    /// The challenge that asks the service for an approval of `kind` by
-    /// `required_approvers` distinct people.
-    fn challenge(&self, kind: ChallengeType, required_approvers: u32) -> Arc<dyn Challenge>;
+    /// The challenge that asks the service for `request`.
+    fn challenge(&self, request: &ApprovalRequest) -> Arc<dyn Challenge>;
 }
 
 /// The challenge for every level, fixed at build time.
@@ -101,35 +181,82 @@ impl ChallengeRegistry {
     }
 
     /// The challenge of type `kind` for an action at `level`: a stand-in
-    /// configured for the type, else the built-in over the channel.
+    /// configured for the type, else the built-in over the routes.
     pub(crate) fn resolve_kind(
         &self,
         policy: &Policy,
         level: RiskLevel,
         kind: ChallengeType,
     ) -> Resolved {
-        if kind == ChallengeType::AutoApprove {
-            return Resolved::AutoApprove;
-        }
         if let Some(instance) = self.per_type.get(&kind) {
             return Resolved::Present(Arc::clone(instance));
         }
-        if let Some(approvals) = &self.approvals {
-            let required = if kind == ChallengeType::MultiParty {
-                policy.required_approvers
-            } else {
-                1
-            };
-            return Resolved::Present(approvals.challenge(kind, required));
+        let required = if kind == ChallengeType::MultiParty {
+            policy.required_approvers
+        } else {
+            1
+        };
+        self.routed(policy, level, kind, required, &Escalation::default())
+    }
+
+    /// The built-in `kind` by `required` people for an action at `level`,
+    /// over the routes configured for the level: the approval service (told
+    /// of `escalation`) and the local channel, in the configured order.
+    pub(crate) fn routed(
+        &self,
+        policy: &Policy,
+        level: RiskLevel,
+        kind: ChallengeType,
+        required: u32,
+        escalation: &Escalation,
+    ) -> Resolved {
+        if kind == ChallengeType::AutoApprove {
+            return Resolved::AutoApprove;
         }
+        let Some(approvals) = self
+            .approvals
+            .as_ref()
+            .filter(|_| self.routing.levels.contains(&level))
+        else {
+            return self.local(policy, level, kind, required);
+        };
+        let targets = self
+            .routing
+            .order
+            .iter()
+            .map(|&route| {
+                let target = match route {
+                    ApprovalRoute::Server => Target::Ready(
+                        approvals.challenge(
+                            &ApprovalRequest::new(kind, required.max(1))
+                                .with_escalation(escalation.clone()),
+                        ),
+                    ),
+                    ApprovalRoute::Local => match self.local(policy, level, kind, required) {
+                        Resolved::Present(challenge) => Target::Ready(challenge),
+                        Resolved::Unavailable(_, why) => Target::Unavailable(why),
+                        // `kind` needs a human, so the local route asks one.
+                        Resolved::AutoApprove => {
+                            Target::Unavailable("the local route asks nobody".into())
+                        }
+                    },
+                };
+                (route, target)
+            })
+            .collect();
+        Resolved::Present(Arc::new(Routed::new(kind, targets)))
+    }
+
+    /// The built-in `kind` by `required` people over the local channel.
+    fn local(
+        &self,
+        policy: &Policy,
+        level: RiskLevel,
+        kind: ChallengeType,
+        required: u32,
+    ) -> Resolved {
         let Some(channel) = &self.channel else {
-            return Resolved::Unavailable(
-                kind,
-                format!(
-                    "a {kind} challenge needs a human, but no approval channel is configured \
-                     (attach a terminal, use an MCP client with elicitation, or configure a channel)"
-                ),
-            );
+            return Resolved::Unavailable(kind, no_channel(kind, required));
         };
         let min_review = self.min_review(policy, level, kind);
         let single = |interrogation: Arc<dyn Interrogation>| {
@@ -143,11 +270,7 @@ impl ChallengeRegistry {
             ChallengeType::Quiz => single(Arc::new(self.quiz(policy, min_review))),
             ChallengeType::TeachBack => single(Arc::new(self.teach_back(policy, min_review))),
             ChallengeType::MultiParty => {
-                match MultiParty::new(
-                    self.rotation(policy),
-                    policy.required_approvers,
-                    Arc::clone(channel),
-                ) {
+                match MultiParty::new(self.rotation(policy), required, Arc::clone(channel)) {
                     Ok(challenge) => Resolved::Present(Arc::new(challenge)),
                     Err(err) => Resolved::Unavailable(kind, err.to_string()),
                 }
@@ -207,5 +330,21 @@ impl ChallengeRegistry {
             Arc::new(self.quiz(policy, seconds(ChallengeType::Quiz))),
             Arc::new(Confirm::new(seconds(ChallengeType::Confirm))),
         ]
+    }
+}
+
+/// Why `kind` cannot be asked without a channel.
+fn no_channel(kind: ChallengeType, required: u32) -> String {
+    if kind == ChallengeType::MultiParty {
+        format!(
+            "a multi-party approval by {required} distinct approvers needs a human, but no \
+             approval channel is configured (attach a terminal, use an MCP client with \
+             elicitation, configure a channel, or set policy.approvals)"
+        )
+    } else {
+        format!(
+            "a {kind} challenge needs a human, but no approval channel is configured \
+             (attach a terminal, use an MCP client with elicitation, or configure a channel)"
+        )
     }
 }

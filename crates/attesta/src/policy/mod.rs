@@ -17,6 +17,7 @@ pub(crate) mod validate;
 pub use load::{PolicyError, SourceLocation};
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -87,7 +88,8 @@ pub enum RubberStampMode {
 }
 
 /// Where approvals go when an approval server is used
-/// (`policy.approvals`): every level that needs a human is put to it.
+/// (`policy.approvals`): the levels it covers are put to it, and the routes
+/// are tried in `order`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalsSettings {
     /// The server's base URL (`https://…`; `http://` only on loopback).
@@ -100,6 +102,38 @@ pub struct ApprovalsSettings {
     /// The server's public key file (`server-signing.pub`): decisions not
     /// signed by it are refused.
     pub public_key: PathBuf,
+    /// Where an approval is asked for, in the order tried (`order:`;
+    /// default `[server]`). A later route is tried only when the one before
+    /// could not take the approval at all; never after a decision.
+    pub order: Vec<ApprovalRoute>,
+    /// The levels the server is used for (`levels:`; default every level).
+    /// Other levels are asked locally.
+    pub levels: Vec<RiskLevel>,
+}
+
+/// One way to put an approval to people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ApprovalRoute {
+    /// The approval server (`policy.approvals.server`).
+    Server,
+    /// The engine's own channel: the terminal, or the MCP client's form.
+    Local,
+}
+
+impl ApprovalRoute {
+    /// The name in `attesta.yaml` and in results (`server`, `local`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Local => "local",
+        }
+    }
+}
+
+impl fmt::Display for ApprovalRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Audit trail settings (`audit:` section).

@@ -3,13 +3,24 @@
 use std::path::Path;
 
 use super::read::{Field, Section};
-use crate::policy::ApprovalsSettings;
 use crate::policy::tree::Problem;
+use crate::policy::{ApprovalRoute, ApprovalsSettings};
+use crate::risk::RiskLevel;
 
 /// Reads `policy.approvals` (`server`, `public_key`, `token_env` or
-/// `token_file`); relative paths are against `base_dir`.
+/// `token_file`, `order`, `levels`); relative paths are against `base_dir`.
 pub(super) fn settings(field: &Field<'_>, base_dir: &Path) -> Result<ApprovalsSettings, Problem> {
-    let section = Section::new(field, &["server", "token_env", "token_file", "public_key"])?;
+    let section = Section::new(
+        field,
+        &[
+            "server",
+            "token_env",
+            "token_file",
+            "public_key",
+            "order",
+            "levels",
+        ],
+    )?;
     let Some(server) = section.get("server") else {
         return Err(field.problem(
             "approvals needs `server`, the approval server's URL (e.g. https://approvals.example.com)",
@@ -44,10 +55,66 @@ pub(super) fn settings(field: &Field<'_>, base_dir: &Path) -> Result<ApprovalsSe
             "give either token_env or token_file, not both: the token must come from one place",
         ));
     }
+    let order = match section.get("order") {
+        Some(f) => order(f)?,
+        None => vec![ApprovalRoute::Server],
+    };
+    let levels = match section.get("levels") {
+        Some(f) => levels(f)?,
+        None => RiskLevel::ALL.to_vec(),
+    };
     Ok(ApprovalsSettings {
         server: url,
         token_env,
         token_file,
         public_key: base_dir.join(public_key.non_empty_string()?),
+        order,
+        levels,
     })
+}
+
+/// `order: [server]`, `[server, local]` or `[local, server]`: the server
+/// must be in it (the section names one), each route at most once.
+fn order(field: &Field<'_>) -> Result<Vec<ApprovalRoute>, Problem> {
+    const ROUTES: [(&str, ApprovalRoute); 2] = [
+        ("server", ApprovalRoute::Server),
+        ("local", ApprovalRoute::Local),
+    ];
+    let mut order = Vec::new();
+    for item in field.items("a list of routes ([server], [server, local] or [local, server])")? {
+        let route = item.choice("a route", &ROUTES)?;
+        if order.contains(&route) {
+            return Err(item.problem(format!(
+                "{route} is listed twice; name each route once, in the order to try them"
+            )));
+        }
+        order.push(route);
+    }
+    if !order.contains(&ApprovalRoute::Server) {
+        return Err(field.problem(
+            "order must include server (this section configures one); to ask only locally, \
+             remove policy.approvals",
+        ));
+    }
+    Ok(order)
+}
+
+/// `levels: [high, critical]`: the levels the server is used for, each once.
+fn levels(field: &Field<'_>) -> Result<Vec<RiskLevel>, Problem> {
+    let mut levels = Vec::new();
+    for item in field.items("a list of risk levels (low, medium, high, critical)")? {
+        let level = item.level()?;
+        if levels.contains(&level) {
+            return Err(item.problem(format!("{level} is listed twice; name each level once")));
+        }
+        levels.push(level);
+    }
+    if levels.is_empty() {
+        return Err(field.problem(
+            "levels is empty, so the server would never be asked; list the levels it approves \
+             (e.g. [high, critical]) or remove policy.approvals",
+        ));
+    }
+    levels.sort();
+    Ok(levels)
 }
