@@ -770,19 +770,29 @@ fn remote_engine_retrying(
     log: &Path,
     retry_for: Duration,
 ) -> attesta::Attesta {
-    let remote = attesta::remote::RemoteApprovals::new(attesta::remote::RemoteConfig {
+    attesta::Attesta::builder()
+        .scorer(Arc::new(attesta::risk::FixedRiskScorer::new(0.95).unwrap()))
+        .audit(Arc::new(attesta::audit::JsonlAuditLog::new(log)))
+        .approval_service(Arc::new(remote_retrying(addr, token, key, retry_for)))
+        .build()
+        .unwrap()
+}
+
+/// The engine's client of the server at `addr`, retrying an unreachable
+/// server for `retry_for`.
+fn remote_retrying(
+    addr: &str,
+    token: &str,
+    key: attesta::audit::AuditPublicKey,
+    retry_for: Duration,
+) -> attesta::remote::RemoteApprovals {
+    attesta::remote::RemoteApprovals::new(attesta::remote::RemoteConfig {
         server: format!("http://{addr}"),
         token: token.to_owned(),
         public_key: key,
         retry_for,
     })
-    .unwrap();
-    attesta::Attesta::builder()
-        .scorer(Arc::new(attesta::risk::FixedRiskScorer::new(0.95).unwrap()))
-        .audit(Arc::new(attesta::audit::JsonlAuditLog::new(log)))
-        .approval_service(Arc::new(remote))
-        .build()
-        .unwrap()
+    .unwrap()
 }
 
 fn critical_call() -> attesta::ActionContext {
@@ -1688,4 +1698,171 @@ fn a_manager_notified_by_the_hook_approves_from_another_process() {
     assert_eq!(told["ATTESTA_APPROVAL_RISK"], "medium");
     assert_eq!(told["ATTESTA_APPROVAL_REQUESTER"], "deploy-bot");
     assert_eq!(told["ATTESTA_APPROVAL_APPROVERS"], "1");
+}
+
+/// Escalation rules that always hold (what a domain profile's rules give
+/// the gate; `attesta/tests/escalation.rs` covers the profiles themselves).
+#[derive(Debug)]
+struct AlwaysEscalate(attesta::Escalation);
+
+impl attesta::EscalationSource for AlwaysEscalate {
+    fn escalation(
+        &self,
+        _: &attesta::ActionContext,
+        _: &[&attesta::RiskAssessment],
+    ) -> attesta::Escalation {
+        self.0.clone()
+    }
+}
+
+fn remote(
+    addr: &str,
+    token: &str,
+    key: attesta::audit::AuditPublicKey,
+) -> attesta::remote::RemoteApprovals {
+    remote_retrying(addr, token, key, Duration::from_secs(1))
+}
+
+/// The rule that demanded an approval and the roles it names travel with
+/// the submission: the notification hook is told them, and the server's
+/// trail records them.
+#[test]
+fn an_escalation_reaches_the_server_its_hook_and_its_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "chart-bot", "requester");
+    let manager = add(dir.path(), "manager", "approver");
+    token_file(dir.path(), "manager.token", &manager);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manager.py");
+    let hook = format!("python3 {}", script.display());
+    let server = Server::start_with(
+        dir.path(),
+        "127.0.0.1:0",
+        None,
+        &["--notify-command", &hook],
+    );
+    let key = public_key(&server, dir.path());
+    let rule = "healthcare: matches_pattern:phi_access → notify".to_owned();
+    let engine = attesta::Attesta::builder()
+        .scorer(Arc::new(attesta::risk::FixedRiskScorer::new(0.45).unwrap()))
+        .environment("ci")
+        .audit(Arc::new(attesta::audit::JsonlAuditLog::new(
+            dir.path().join("agent.jsonl"),
+        )))
+        .approval_service(Arc::new(remote(&server.addr, &agent, key)))
+        .escalations(Arc::new(AlwaysEscalate(attesta::Escalation {
+            notify: vec!["privacy_officer".into(), "compliance".into()],
+            rules: vec![rule.clone()],
+            ..attesta::Escalation::default()
+        })))
+        .build()
+        .unwrap();
+    let ctx = attesta::ActionContext::new("read_chart")
+        .with_kwarg("patient", "P-77")
+        .with_agent("chart-agent");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let decision = runtime.block_on(engine.evaluate(&ctx));
+    assert!(decision.is_approved(), "{decision:?}");
+    assert_eq!(decision.approvers, ["manager"]);
+    let notified = std::fs::read_to_string(dir.path().join("notified.log")).unwrap();
+    let told: Value = serde_json::from_str(notified.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        told["ATTESTA_APPROVAL_NOTIFY"],
+        "privacy_officer,compliance"
+    );
+    assert_eq!(told["ATTESTA_APPROVAL_RULE"], rule.as_str());
+    let trail = std::fs::read_to_string(dir.path().join(".attesta/server-audit.jsonl")).unwrap();
+    let submitted: Value = serde_json::from_str(trail.lines().next().unwrap()).unwrap();
+    let escalation = &submitted["metadata"]["escalation"];
+    assert_eq!(escalation["rule"], rule.as_str(), "{submitted}");
+    assert_eq!(
+        escalation["notify"],
+        json!(["privacy_officer", "compliance"])
+    );
+}
+
+/// `order: [server, local]`: a server that cannot be reached hands the
+/// approval to the local channel (and says so); a server that decided is
+/// final, so a denial there is never asked again locally. With the server
+/// alone, an unreachable server denies, even under `fail_mode: allow`.
+#[test]
+fn the_local_route_is_tried_only_when_the_server_never_took_the_approval() {
+    use attesta::channel::{ScriptedAnswer, ScriptedChannel};
+    use attesta::policy::{ApprovalRoute, FailMode};
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add(dir.path(), "deploy-bot", "requester");
+    let alice = add(dir.path(), "alice", "approver");
+    let server = Server::start(dir.path());
+    let key = public_key(&server, dir.path());
+    // A port nothing listens on: bound, then released.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let engine = |addr: &str, order: &[ApprovalRoute], fail_mode: FailMode| {
+        let local = Arc::new(ScriptedChannel::new([
+            ScriptedAnswer::answers(["yes"]).by("local-approver")
+        ]));
+        let policy = attesta::Policy {
+            fail_mode,
+            ..attesta::Policy::default()
+        };
+        let engine = attesta::Attesta::builder()
+            .policy(policy)
+            .scorer(Arc::new(attesta::risk::FixedRiskScorer::new(0.45).unwrap()))
+            .environment("ci")
+            .channel(local.clone())
+            .approval_service(Arc::new(remote(addr, &agent, key.clone())))
+            .approval_routing(attesta::ApprovalRouting {
+                order: order.to_vec(),
+                levels: attesta::RiskLevel::ALL.to_vec(),
+            })
+            .build()
+            .unwrap();
+        (engine, local)
+    };
+    let ctx = attesta::ActionContext::new("restart_service").with_arg("web-01");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let route = |d: &attesta::Decision| {
+        d.challenge_result.as_ref().unwrap().details["approval_route"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let both = [ApprovalRoute::Server, ApprovalRoute::Local];
+    let (fallback, local) = engine(&closed, &both, FailMode::Deny);
+    let decision = runtime.block_on(fallback.evaluate(&ctx));
+    assert!(decision.is_approved(), "{decision:?}");
+    assert_eq!(decision.approvers, ["local-approver"]);
+    assert_eq!(route(&decision), "local");
+    assert_eq!(local.prompts().len(), 1);
+
+    let (alone, local) = engine(&closed, &[ApprovalRoute::Server], FailMode::Allow);
+    let decision = runtime.block_on(alone.evaluate(&ctx));
+    assert!(
+        !decision.is_approved(),
+        "an unreachable server waved it through"
+    );
+    assert!(local.prompts().is_empty());
+    let result = decision.challenge_result.as_ref().unwrap();
+    assert_eq!(
+        result.unanswered,
+        Some(attesta::challenge::Unanswered::Undelivered)
+    );
+    assert!(
+        decision.reason.contains("cannot be reached"),
+        "{}",
+        decision.reason
+    );
+
+    let (reachable, local) = engine(&server.addr, &both, FailMode::Deny);
+    let no = approver(server.addr.clone(), alice, false);
+    let decision = runtime.block_on(reachable.evaluate(&ctx));
+    assert_eq!(no.join().unwrap()["passed"], false);
+    assert!(!decision.is_approved(), "{decision:?}");
+    assert_eq!(route(&decision), "server");
+    assert!(
+        local.prompts().is_empty(),
+        "a decided approval was asked again locally"
+    );
 }

@@ -14,6 +14,9 @@
 //! - `--gate`: instead of asking directly, run an `Attesta` gate (medium
 //!   risk, built-in confirm challenge) over this channel for a call whose
 //!   argument is `--arg TEXT`, and print the decision.
+//! - `--config PATH`: with `--gate`, build the gate from this policy file
+//!   (`Attesta::config_builder`: its audit log, its terminal channel, its
+//!   `policy.approvals` routes) instead, still at the fixed medium risk.
 //! - `--color on|off`: force colour (default: from the environment).
 //! - `--concurrent N`: ask the prompt N times at once (they must take
 //!   turns) and print every outcome.
@@ -76,6 +79,7 @@ struct Options {
     prompt: Option<String>,
     approvers: Option<String>,
     gate: bool,
+    config: Option<String>,
     arg: Option<String>,
     color: Option<bool>,
     concurrent: Option<usize>,
@@ -94,6 +98,7 @@ fn parse_options() -> Result<Options, String> {
             "--prompt" => opts.prompt = Some(value()?),
             "--approvers" => opts.approvers = Some(value()?),
             "--gate" => opts.gate = true,
+            "--config" => opts.config = Some(value()?),
             "--arg" => opts.arg = Some(value()?),
             "--color" => opts.color = Some(value()? == "on"),
             "--concurrent" => opts.concurrent = Some(number(&value()?)?),
@@ -152,13 +157,14 @@ fn run() -> Result<(), String> {
             .map_err(|e| format!("stdin: {e}"))?;
     }
     let channel = Arc::new(TerminalChannel::new(config));
+    // IO too: `--config` may name an approval server.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     let mut out = if opts.gate {
         let arg = opts.arg.clone().unwrap_or_else(|| "web-01".to_owned());
-        runtime.block_on(gate(channel, &arg))?
+        runtime.block_on(gate(channel, &arg, opts.config.as_deref()))?
     } else {
         let prompt = match &opts.prompt {
             Some(json) => serde_json::from_str(json).map_err(|e| format!("--prompt: {e}"))?,
@@ -253,13 +259,21 @@ impl Drop for ForegroundElsewhere {
     }
 }
 
-/// Runs the gate over the channel and describes the decision.
-async fn gate(channel: Arc<TerminalChannel>, arg: &str) -> Result<Value, String> {
-    let attesta = Attesta::builder()
+/// Runs the gate over the channel (or the policy file's own) and
+/// describes the decision.
+async fn gate(
+    channel: Arc<TerminalChannel>,
+    arg: &str,
+    config: Option<&str>,
+) -> Result<Value, String> {
+    let builder = match config {
+        Some(path) => Attesta::config_builder(path).map_err(|e| e.to_string())?,
+        None => Attesta::builder().channel(channel),
+    };
+    let attesta = builder
         .scorer(Arc::new(
             FixedRiskScorer::new(0.45).map_err(|e| e.to_string())?,
         ))
-        .channel(channel)
         // Multiplier 1.0, so the fixed 0.45 stays MEDIUM: a confirm.
         .environment("ci")
         .build()
@@ -274,6 +288,16 @@ async fn gate(channel: Arc<TerminalChannel>, arg: &str) -> Result<Value, String>
         "challenge": decision.challenge.as_str(),
         "approvers": decision.approvers,
         "review_time_seconds": decision.review_time_seconds,
+        "route": decision
+            .challenge_result
+            .as_ref()
+            .and_then(|r| r.details.get("approval_route"))
+            .and_then(|v| v.as_str()),
+        "unanswered": decision
+            .challenge_result
+            .as_ref()
+            .and_then(|r| r.unanswered)
+            .map(attesta::challenge::Unanswered::as_str),
         "responder": decision.challenge_result.map(|r| r.responder),
     }))
 }

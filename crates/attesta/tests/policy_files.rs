@@ -1343,10 +1343,13 @@ fn approvals_route_order_and_levels_are_read_strictly() {
         .expect("approvals");
     assert_eq!(defaults.order, vec![ApprovalRoute::Server]);
     assert_eq!(defaults.levels, RiskLevel::ALL.to_vec());
+    assert_eq!(defaults.retry, std::time::Duration::from_secs(60));
     let routed = dir
         .load(
             "routed.yaml",
-            &format!("{head}    order: [local, server]\n    levels: [CRITICAL, high]\n"),
+            &format!(
+                "{head}    order: [local, server]\n    levels: [CRITICAL, high]\n    retry_seconds: 5\n"
+            ),
         )
         .approvals
         .expect("approvals");
@@ -1355,6 +1358,7 @@ fn approvals_route_order_and_levels_are_read_strictly() {
         vec![ApprovalRoute::Local, ApprovalRoute::Server]
     );
     assert_eq!(routed.levels, vec![RiskLevel::High, RiskLevel::Critical]);
+    assert_eq!(routed.retry, std::time::Duration::from_secs(5));
     for (name, extra, line, path, needle) in [
         (
             "nosrv.yaml",

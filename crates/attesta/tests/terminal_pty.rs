@@ -589,3 +589,71 @@ fn gate_with_terminal_confirm_denies_on_no() {
     assert_eq!(out["verdict"], "denied", "{out}");
     assert!(out["approvers"].as_array().unwrap().is_empty());
 }
+
+/// A policy whose approval server at `server` cannot be reached, tried in
+/// `order`, with the audit log in `dir`.
+fn unreachable_server_policy(dir: &std::path::Path, order: &str) -> std::path::PathBuf {
+    // A port nothing listens on: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let key = attesta::audit::AuditSigningKey::generate().unwrap();
+    std::fs::write(dir.join("server.pub"), key.public_key().to_file_text()).unwrap();
+    let policy = dir.join("attesta.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "policy:\n  approvals:\n    server: http://{closed}\n    public_key: server.pub\n    \
+             order: {order}\n    retry_seconds: 0\naudit:\n  path: {}\n",
+            dir.join("audit.jsonl").display()
+        ),
+    )
+    .unwrap();
+    policy
+}
+
+/// `order: [server, local]`: the approval server is down, so the person at
+/// this terminal is asked instead; the decision says the local route
+/// decided, and the audit record keeps why the server was passed over.
+#[test]
+fn an_unreachable_server_hands_the_approval_to_this_terminal_when_the_policy_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = unreachable_server_policy(dir.path(), "[server, local]");
+    let mut probe = Run::probe(["--gate", "--config", policy.to_str().unwrap()])
+        .env("ATTESTA_TOKEN", "requester-token")
+        .start();
+    probe
+        .expect("ATTESTA · CONFIRM · MEDIUM RISK")
+        .expect("restart_service")
+        .expect("> ")
+        .send(b"yes\r");
+    let out = probe.finish();
+    assert_eq!(out["verdict"], "approved", "{out}");
+    assert_eq!(out["route"], "local", "{out}");
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let record: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let details = &record["metadata"]["attesta_decision"];
+    assert_eq!(details["approval_route"], "local", "{record}");
+    let passed_over = details["routes_passed_over"][0].as_str().unwrap();
+    assert!(passed_over.starts_with("server: "), "{passed_over}");
+    assert!(passed_over.contains("cannot be reached"), "{passed_over}");
+}
+
+/// With the server alone (the default order), a server that is down
+/// denies, and this terminal is never asked.
+#[test]
+fn with_the_server_alone_an_unreachable_server_denies_without_asking_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = unreachable_server_policy(dir.path(), "[server]");
+    let mut probe = Run::probe(["--gate", "--config", policy.to_str().unwrap()])
+        .env("ATTESTA_TOKEN", "requester-token")
+        .start();
+    let out = probe.finish();
+    assert_eq!(out["verdict"], "denied", "{out}");
+    assert_eq!(out["unanswered"], "undelivered", "{out}");
+    assert!(
+        !lossy(&probe.screen()).contains("CONFIRM"),
+        "the terminal was asked"
+    );
+}

@@ -1021,7 +1021,7 @@ fn approval_server(
         server: settings.server.clone(),
         token: token.trim().to_owned(),
         public_key,
-        retry_for: crate::remote::DEFAULT_RETRY_FOR,
+        retry_for: settings.retry,
     })
     .map_err(|e| BuildError::Component(format!("policy.approvals: {e}")))?;
     Ok(Arc::new(remote))

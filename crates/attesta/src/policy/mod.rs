@@ -109,6 +109,9 @@ pub struct ApprovalsSettings {
     /// The levels the server is used for (`levels:`; default every level).
     /// Other levels are asked locally.
     pub levels: Vec<RiskLevel>,
+    /// How long an unreachable server is retried before the approval
+    /// counts as undelivered (`retry_seconds:`; default 60).
+    pub retry: Duration,
 }
 
 /// One way to put an approval to people.

@@ -37,7 +37,17 @@ fn probe_path() -> PathBuf {
         let path = profile_dir.join("examples").join("tty_probe");
         {
             let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-            build.args(["build", "-q", "-p", "attesta", "--example", "tty_probe"]);
+            // With `remote`, so `--config` can name an approval server.
+            build.args([
+                "build",
+                "-q",
+                "-p",
+                "attesta",
+                "--features",
+                "remote",
+                "--example",
+                "tty_probe",
+            ]);
             if profile_dir.ends_with("release") {
                 build.arg("--release");
             }

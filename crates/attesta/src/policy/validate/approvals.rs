@@ -1,6 +1,7 @@
 //! `policy.approvals`: the approval server every human approval goes to.
 
 use std::path::Path;
+use std::time::Duration;
 
 use super::read::{Field, Section};
 use crate::policy::tree::Problem;
@@ -19,6 +20,7 @@ pub(super) fn settings(field: &Field<'_>, base_dir: &Path) -> Result<ApprovalsSe
             "public_key",
             "order",
             "levels",
+            "retry_seconds",
         ],
     )?;
     let Some(server) = section.get("server") else {
@@ -63,6 +65,14 @@ pub(super) fn settings(field: &Field<'_>, base_dir: &Path) -> Result<ApprovalsSe
         Some(f) => levels(f)?,
         None => RiskLevel::ALL.to_vec(),
     };
+    let retry = match section.get("retry_seconds") {
+        Some(f) => {
+            let secs = f.whole_in(0, 3600, "a whole number of seconds from 0 to 3600")?;
+            // In range, so it fits; the fallback is never taken.
+            Duration::from_secs(u64::try_from(secs).unwrap_or(60))
+        }
+        None => Duration::from_mins(1),
+    };
     Ok(ApprovalsSettings {
         server: url,
         token_env,
@@ -70,6 +80,7 @@ pub(super) fn settings(field: &Field<'_>, base_dir: &Path) -> Result<ApprovalsSe
         public_key: base_dir.join(public_key.non_empty_string()?),
         order,
         levels,
+        retry,
     })
 }
 
