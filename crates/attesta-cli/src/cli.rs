@@ -640,4 +640,9 @@ pub(crate) struct VerifyArgs {
     /// needed to verify.
     #[arg(long, value_name = "PATH")]
     pub(crate) public_key: Option<PathBuf>,
+    /// Verify an approval server's audit trail in PostgreSQL (the
+    /// `audit_log` table of `attesta serve --database postgres://…`)
+    /// instead of a log file.
+    #[arg(long, value_name = "postgres://…")]
+    pub(crate) database: Option<String>,
 }

@@ -861,19 +861,27 @@ fn gate_through_the_server(database: Option<&str>) {
     );
     let signed = &details["server_decision"];
     assert!(attesta_server::decision::verify(&key, signed), "{signed}");
-    for trail in [log.clone(), dir.path().join(".attesta/server-audit.jsonl")] {
-        let verify = common::attesta()
-            .args(["audit", "verify", "--log"])
-            .arg(&trail)
-            .output()
-            .unwrap();
-        assert!(
-            verify.status.success(),
-            "{}: {}",
-            trail.display(),
-            String::from_utf8_lossy(&verify.stdout)
-        );
-    }
+    let verify = common::attesta()
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let (intact, report) = verify_server_trail(dir.path(), database);
+    assert!(intact, "{report}");
+    assert_eq!(
+        report["entries"], 2,
+        "a submission and a decision: {report}"
+    );
+    let trail = server_trail(dir.path(), database);
+    assert_eq!(trail[1]["verdict"], "approved");
+    let mut named: Vec<String> = serde_json::from_value(trail[1]["approver_ids"].clone()).unwrap();
+    named.sort();
+    assert_eq!(named, ["alice", "bob"], "the server's trail names both");
 }
 
 #[test]
@@ -1158,13 +1166,11 @@ fn killed_mid_approval(database: Option<&str>) {
         ["alice", "bob"],
         "alice's answer survived the crash"
     );
-    let trail = std::fs::read_to_string(dir.path().join(".attesta/server-audit.jsonl")).unwrap();
-    let decided = trail
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["verdict"] == "approved")
-        .count();
-    assert_eq!(decided, 1, "decided once:\n{trail}");
+    let trail = server_trail(dir.path(), database);
+    let decided = trail.iter().filter(|r| r["verdict"] == "approved").count();
+    assert_eq!(decided, 1, "decided once: {trail:?}");
+    let (intact, report) = verify_server_trail(dir.path(), database);
+    assert!(intact, "the trail survived the kill: {report}");
     drop(restarted);
 }
 
@@ -1318,6 +1324,56 @@ fn rand_suffix() -> u64 {
     h.finish()
 }
 
+/// The server's own trail as records: the JSONL file beside an SQLite
+/// database, or the `audit_log` table of a PostgreSQL one.
+fn server_trail(dir: &Path, database: Option<&str>) -> Vec<Value> {
+    let lines: Vec<String> = match database {
+        None => std::fs::read_to_string(dir.join(".attesta/server-audit.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        Some(url) => tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let table = attesta_server::store::PostgresAuditLog::connect(url)
+                .await
+                .unwrap();
+            table
+                .lines_after(0, 100_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, line)| line)
+                .collect()
+        }),
+    };
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `attesta audit verify` on the server's own trail (`--log FILE`, or
+/// `--database URL` for PostgreSQL): its exit status and report.
+fn verify_server_trail(dir: &Path, database: Option<&str>) -> (bool, Value) {
+    let mut command = common::attesta();
+    command.args(["audit", "verify", "--json"]);
+    match database {
+        None => command
+            .arg("--log")
+            .arg(dir.join(".attesta/server-audit.jsonl")),
+        Some(url) => command.args(["--database", url]),
+    };
+    let out = command.current_dir(dir).output().unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no report: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), report)
+}
+
 /// Two servers on one PostgreSQL database: approvers answer through either,
 /// each gets a distinct slot, the approval is decided once, and a requester
 /// waiting on one server hears of a decision made on the other.
@@ -1369,6 +1425,19 @@ fn two_servers_on_one_postgresql_database_work_together() {
         &waited["signed_decision"]
     ));
     assert_eq!(waited["signed_decision"]["decision"]["verdict"], "approved");
+
+    // Both servers wrote into one chain: the submission (through a) and
+    // the decision (through b), verified as one log.
+    let (intact, report) = verify_server_trail(dir.path(), Some(&url));
+    assert!(intact, "{report}");
+    assert_eq!(report["entries"], 2, "{report}");
+    let trail = server_trail(dir.path(), Some(&url));
+    assert_eq!(trail[0]["action_name"], "server.approval_submitted");
+    assert_eq!(trail[1]["previous_hash"], trail[0]["chain_hash"]);
+    assert!(
+        !dir.path().join(".attesta/server-audit.jsonl").exists(),
+        "with PostgreSQL the trail is the table, not a file"
+    );
 }
 
 /// `--scope drop_*=dba`: only members of `dba` see and answer a
@@ -1865,4 +1934,78 @@ fn the_local_route_is_tried_only_when_the_server_never_took_the_approval() {
         local.prompts().is_empty(),
         "a decided approval was asked again locally"
     );
+}
+
+/// Two servers appending at once to one PostgreSQL trail still write one
+/// unbroken chain; an edited or deleted row is caught by `attesta audit
+/// verify --database`; a database with no trail is a clear error.
+#[test]
+fn the_postgresql_trail_is_one_chain_across_servers_and_catches_tampering() {
+    let Some(url) = fresh_postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let agent = add_in(dir.path(), Some(&url), "deploy-bot", "requester");
+    let a = Server::start_in(dir.path(), "127.0.0.1:0", Some(&url));
+    let b = Server::start_in(dir.path(), "127.0.0.1:0", Some(&url));
+    let writers: Vec<_> = [a.addr.clone(), b.addr.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(n, addr)| {
+            let agent = agent.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let body = serde_json::to_vec(&submission(&format!("w{n}-{i}"), 1)).unwrap();
+                    let (status, _, created) = request(
+                        &addr,
+                        "POST",
+                        "/v1/approvals",
+                        Some(&agent),
+                        Some("application/json"),
+                        &body,
+                    );
+                    assert_eq!(status, 201, "{created}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let (intact, report) = verify_server_trail(dir.path(), Some(&url));
+    assert!(intact, "{report}");
+    assert_eq!(report["entries"], 20, "{report}");
+
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([url.as_str(), "-q", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql("UPDATE audit_log SET line = replace(line, 'drop_table', 'drop_tablx') WHERE seq = 7");
+    let (intact, report) = verify_server_trail(dir.path(), Some(&url));
+    assert!(!intact, "an edited row went unnoticed: {report}");
+    assert_eq!(report["broken"].as_array().unwrap().len(), 1, "{report}");
+
+    let Some(empty) = fresh_postgres() else {
+        return;
+    };
+    let out = common::attesta()
+        .args(["audit", "verify", "--database", &empty])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no attesta audit table"), "{err}");
+    let both = common::attesta()
+        .args(["audit", "verify", "--log", "x.jsonl", "--database", &url])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use attesta::audit::{AuditSigningKey, JsonlAuditLog};
+use attesta::audit::{AuditSigningKey, AuditSink, JsonlAuditLog};
 use attesta_server::notify::CommandNotifier;
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::scope::Scope;
@@ -48,9 +48,22 @@ fn database(db: &ServerDatabaseArgs) -> anyhow::Result<Database> {
     Ok(Database::Sqlite(PathBuf::from(path)))
 }
 
-/// Opens (creating) the database; returns it, how to name it in messages,
-/// and the directory for the signing key and the audit trail.
-async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<(Arc<dyn Store>, String, PathBuf)> {
+/// An opened server database.
+struct Opened {
+    store: Arc<dyn Store>,
+    /// How to name the database in messages.
+    name: String,
+    /// Where the signing key (and, for SQLite, the audit trail) live.
+    dir: PathBuf,
+    /// The server's audit trail: the chained table in PostgreSQL, else a
+    /// JSONL file beside the database.
+    trail: Arc<dyn AuditSink>,
+    /// How to name the trail in messages.
+    trail_name: String,
+}
+
+/// Opens (creating) the database.
+async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<Opened> {
     match database(db)? {
         Database::Sqlite(path) => {
             let dir = path
@@ -59,7 +72,14 @@ async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<(Arc<dyn Store>, 
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
             create_private_dir(&dir)?;
             let store = SqliteStore::open(&path)?;
-            Ok((Arc::new(store), path.display().to_string(), dir))
+            let trail_path = dir.join("server-audit.jsonl");
+            Ok(Opened {
+                store: Arc::new(store),
+                name: path.display().to_string(),
+                trail: Arc::new(JsonlAuditLog::new(&trail_path)),
+                trail_name: trail_path.display().to_string(),
+                dir,
+            })
         }
         Database::Postgres(url) => {
             let store = PostgresStore::open(&url)
@@ -67,7 +87,13 @@ async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<(Arc<dyn Store>, 
                 .context("cannot use the PostgreSQL database")?;
             let dir = state_dir(db);
             create_private_dir(&dir)?;
-            Ok((Arc::new(store), "PostgreSQL".to_owned(), dir))
+            Ok(Opened {
+                trail: Arc::new(store.audit_log()),
+                trail_name: "the database's audit_log table".to_owned(),
+                store: Arc::new(store),
+                name: "PostgreSQL".to_owned(),
+                dir,
+            })
         }
     }
 }
@@ -123,10 +149,15 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = config::engine(policy)?;
     let runtime = super::two_worker_runtime()?;
     runtime.block_on(async {
-        let (store, database, dir) = open_store(&args.db).await?;
+        let Opened {
+            store,
+            name: database,
+            dir,
+            trail,
+            trail_name,
+        } = open_store(&args.db).await?;
         let key = signing_key(&dir)?;
-        let trail_path = dir.join("server-audit.jsonl");
-        let trail = Trail::new(Arc::new(JsonlAuditLog::new(&trail_path)));
+        let trail = Trail::new(trail);
         let limits = Limits {
             max_pending_per_requester: args.max_pending,
             ..Limits::default()
@@ -145,8 +176,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         eprintln!(
             "attesta serve: listening on http://{local} (policy: {source}; database: {database}; \
-             audit trail: {})",
-            trail_path.display()
+             audit trail: {trail_name})"
         );
         attesta_server::http::serve(listener, service, attesta_mcp::shutdown_signal())
             .await
@@ -164,8 +194,8 @@ pub(crate) fn run(args: &ServerArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (store, _, _) = open_store(&args.db).await?;
-        principals(&*store, command).await
+        let opened = open_store(&args.db).await?;
+        principals(&*opened.store, command).await
     })
 }
 

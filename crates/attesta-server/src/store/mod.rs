@@ -9,6 +9,7 @@
 
 mod migrate;
 mod postgres;
+mod postgres_audit;
 mod rules;
 mod sqlite;
 
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use postgres::PostgresStore;
+pub use postgres_audit::PostgresAuditLog;
 pub use sqlite::SqliteStore;
 
 use crate::principal::{NewPrincipal, Principal, TokenHash};

@@ -77,7 +77,24 @@ const MIGRATIONS: &[Migration] = &[
         name: "TOTP replay protection",
         sql: "ALTER TABLE principals ADD COLUMN totp_last_step BIGINT;",
     },
+    Migration {
+        version: 3,
+        name: "the server's chained audit trail",
+        // One v1 line per entry, exactly as a JSONL trail holds it, in
+        // chain order; `seq` counts from 1 without gaps.
+        sql: r"
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY CHECK (seq >= 1),
+            entry_id TEXT NOT NULL,
+            chain_hash TEXT NOT NULL,
+            line TEXT NOT NULL
+        );
+    ",
+    },
 ];
+
+/// The schema version that has the audit table.
+pub(crate) const AUDIT_TABLE_VERSION: i64 = 3;
 
 /// A PostgreSQL database holding the server's state.
 #[derive(Clone)]
@@ -125,6 +142,12 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The server's audit trail in this database (the `audit_log` table),
+    /// sharing this store's connections.
+    pub fn audit_log(&self) -> super::PostgresAuditLog {
+        super::PostgresAuditLog::over(self.pool.clone())
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool
             .get()
@@ -170,7 +193,7 @@ impl PostgresStore {
     }
 }
 
-async fn read_version(client: &impl GenericClient) -> Result<i64, StoreError> {
+pub(crate) async fn read_version(client: &impl GenericClient) -> Result<i64, StoreError> {
     let row = client
         .query_one("SELECT max(version) FROM attesta_schema", &[])
         .await

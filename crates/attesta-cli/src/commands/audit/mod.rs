@@ -3,6 +3,7 @@
 //! live here.
 
 mod checkpoint;
+mod database;
 mod export;
 mod progress;
 mod repair;
@@ -32,6 +33,9 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let log = log.as_path();
     match &args.command {
         AuditCommand::Checkpoint(sub) => checkpoint::run(args, sub),
+        AuditCommand::Verify(a) if a.database.is_some() && args.log.is_some() => Err(anyhow!(
+            "give either --log (a log file) or --database (a server's PostgreSQL trail), not both"
+        )),
         AuditCommand::Verify(a) => verify::run(log, a),
         AuditCommand::Stats(a) => stats::run(log, a),
         AuditCommand::Export(a) => export::run(log, a),

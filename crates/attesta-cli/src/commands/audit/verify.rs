@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use attesta::audit::verify::{BrokenEntry, VerifyOptions, VerifyReport, verify_file};
+use attesta::audit::verify::{
+    BrokenEntry, VerifyOptions, VerifyReport, verify_file, verify_reader,
+};
 use attesta::audit::{
     AuditPublicKey, CheckpointReport, checkpoints_path, read_log_head, verify_checkpoints,
 };
@@ -19,6 +21,9 @@ use crate::cli::VerifyArgs;
 const EXIT_BROKEN: u8 = 1;
 
 pub(super) fn run(log: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &args.database {
+        return run_database(url, args);
+    }
     let size = std::fs::metadata(log).map_or(0, |m| m.len());
     let bar = ProgressBar::for_file(size).map(Arc::new);
     let mut options = VerifyOptions {
@@ -35,17 +40,42 @@ pub(super) fn run(log: &Path, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let report = result?;
     let checkpoints = check_checkpoints(log, args)?;
+    report_and_exit(&log.display().to_string(), &report, &checkpoints, args)
+}
+
+/// `attesta audit verify --database postgres://…`: the approval server's
+/// chained `audit_log` table, read in chain order and checked like a file.
+/// The table has no checkpoint sidecar; the chain alone vouches for it.
+fn run_database(url: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let options = VerifyOptions {
+        anchored: args.anchored,
+        ..VerifyOptions::default()
+    };
+    let table = super::database::TableReader::open(url)?;
+    let name = table.name().to_owned();
+    let report = verify_reader(table, &options).with_context(|| format!("cannot read {name}"))?;
+    let checkpoints = Checkpoints::None { expected: false };
+    report_and_exit(&name, &report, &checkpoints, args)
+}
+
+/// Prints the report (text or `--json`) and picks the exit code.
+fn report_and_exit(
+    source: &str,
+    report: &VerifyReport,
+    checkpoints: &Checkpoints,
+    args: &VerifyArgs,
+) -> anyhow::Result<ExitCode> {
     let mut out = io::stdout().lock();
     if args.json {
-        let mut value = serde_json::to_value(JsonReport::new(log, &report))?;
+        let mut value = serde_json::to_value(JsonReport::new(source, report))?;
         if let Some(map) = value.as_object_mut() {
-            map.insert("checkpoints".into(), serde_json::to_value(&checkpoints)?);
+            map.insert("checkpoints".into(), serde_json::to_value(checkpoints)?);
         }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, log, &report)?;
-        write_checkpoints(&mut out, &report, &checkpoints)?;
+        write_text(&mut out, source, report)?;
+        write_checkpoints(&mut out, report, checkpoints)?;
     }
     Ok(if report.intact() && checkpoints.ok() {
         ExitCode::SUCCESS
@@ -168,7 +198,7 @@ fn describe(entry: &BrokenEntry) -> String {
     )
 }
 
-fn write_text(out: &mut impl Write, log: &Path, report: &VerifyReport) -> io::Result<()> {
+fn write_text(out: &mut impl Write, log: &str, report: &VerifyReport) -> io::Result<()> {
     let segment = report
         .anchor
         .as_deref()
@@ -180,7 +210,7 @@ fn write_text(out: &mut impl Write, log: &Path, report: &VerifyReport) -> io::Re
             "BROKEN: {} of {} entries in {} failed verification{segment}",
             report.broken.len(),
             report.entries,
-            log.display()
+            log
         )?;
         writeln!(out, "first break: {}", describe(first))?;
         writeln!(out, "all breaks (line numbers count from 1):")?;
@@ -195,8 +225,7 @@ fn write_text(out: &mut impl Write, log: &Path, report: &VerifyReport) -> io::Re
         writeln!(
             out,
             "intact: {} entries in {}{segment}",
-            report.entries,
-            log.display()
+            report.entries, log
         )?;
         writeln!(out, "head hash: {}", report.head_hash)
     }
@@ -226,9 +255,9 @@ struct JsonBroken<'a> {
 }
 
 impl<'a> JsonReport<'a> {
-    fn new(log: &Path, report: &'a VerifyReport) -> Self {
+    fn new(log: &str, report: &'a VerifyReport) -> Self {
         JsonReport {
-            log: log.display().to_string(),
+            log: log.to_owned(),
             intact: report.intact(),
             entries: report.entries,
             head_hash: &report.head_hash,
