@@ -7,6 +7,10 @@ use std::io::{self, Read};
 use anyhow::Context as _;
 use attesta_server::store::PostgresAuditLog;
 
+/// How the trail is named in reports (never the URL: it may carry a
+/// password).
+pub(super) const NAME: &str = "the PostgreSQL audit_log table";
+
 /// Entries fetched per query.
 const PAGE: i64 = 2_000;
 
@@ -40,12 +44,6 @@ impl TableReader {
             last_seq: 0,
             done: false,
         })
-    }
-
-    /// How the trail is named in reports (never the URL: it may carry a
-    /// password).
-    pub(super) fn name(&self) -> &'static str {
-        "the PostgreSQL audit_log table"
     }
 
     fn fill(&mut self) -> io::Result<()> {
