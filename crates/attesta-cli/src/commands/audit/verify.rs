@@ -52,10 +52,10 @@ fn run_database(url: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         ..VerifyOptions::default()
     };
     let table = super::database::TableReader::open(url)?;
-    let name = table.name().to_owned();
+    let name = super::database::NAME;
     let report = verify_reader(table, &options).with_context(|| format!("cannot read {name}"))?;
     let checkpoints = Checkpoints::None { expected: false };
-    report_and_exit(&name, &report, &checkpoints, args)
+    report_and_exit(name, &report, &checkpoints, args)
 }
 
 /// Prints the report (text or `--json`) and picks the exit code.
