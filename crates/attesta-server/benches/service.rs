@@ -104,13 +104,13 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let f = runtime.block_on(fixture());
+    let fx = runtime.block_on(fixture());
     let ids: Vec<String> = runtime.block_on(async {
         let mut ids = Vec::with_capacity(PENDING);
         for i in 0..PENDING {
             let (view, _) = f
                 .service
-                .submit(&f.requester, submission(&format!("seed-{i}")), now_ms())
+                .submit(&fx.requester, submission(&format!("seed-{i}")), now_ms())
                 .await
                 .unwrap();
             ids.push(view.id);
@@ -119,29 +119,29 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut group = c.benchmark_group("server");
-    let mut n = 0_u64;
+    let mut submitted = 0_u64;
     group.bench_function("submit (sqlite)", |b| {
         b.to_async(&runtime).iter(|| {
-            n += 1;
-            let request = submission(&format!("submit-{n}"));
-            let (service, who) = (&f.service, &f.requester);
+            submitted += 1;
+            let request = submission(&format!("submit-{submitted}"));
+            let (service, who) = (&fx.service, &fx.requester);
             async move { service.submit(who, request, now_ms()).await.unwrap() }
         });
     });
-    let mut i = 0_usize;
+    let mut at = 0_usize;
     group.bench_function("status of 1 of 1,000 pending (sqlite)", |b| {
         b.to_async(&runtime).iter(|| {
-            i = (i + 7919) % ids.len();
-            let (service, who, id) = (&f.service, &f.requester, ids[i].as_str());
+            at = (at + 7919) % ids.len();
+            let (service, who, id) = (&fx.service, &fx.requester, ids[at].as_str());
             async move { service.status(who, id).await.unwrap() }
         });
     });
-    let mut m = 0_u64;
+    let mut answered = 0_u64;
     group.bench_function("confirm: submit, open, answer, decide (sqlite)", |b| {
         b.to_async(&runtime).iter(|| {
-            m += 1;
-            let request = submission(&format!("answer-{m}"));
-            let (service, requester, approver) = (&f.service, &f.requester, &f.approver);
+            answered += 1;
+            let request = submission(&format!("answer-{answered}"));
+            let (service, requester, approver) = (&fx.service, &fx.requester, &fx.approver);
             async move {
                 let (view, _) = service.submit(requester, request, now_ms()).await.unwrap();
                 let opened = now_ms();
