@@ -108,7 +108,7 @@ fn bench(c: &mut Criterion) {
     let ids: Vec<String> = runtime.block_on(async {
         let mut ids = Vec::with_capacity(PENDING);
         for i in 0..PENDING {
-            let (view, _) = f
+            let (view, _) = fx
                 .service
                 .submit(&fx.requester, submission(&format!("seed-{i}")), now_ms())
                 .await
