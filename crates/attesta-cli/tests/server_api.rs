@@ -1730,9 +1730,10 @@ fn requests_are_read_as_the_openapi_document_describes_them() {
     );
 }
 
-/// The seeds' manager approval, for real: the agent asks, the server's
+/// The seeds' manager approval, for real: the agent (the engine's
+/// `manager_approval_server` example, its own process) asks, the server's
 /// notification hook (`--notify-command`) tells the manager, the manager
-/// answers from another process, and the agent's action runs.
+/// answers from another process, and the agent's refund runs.
 #[test]
 fn a_manager_notified_by_the_hook_approves_from_another_process() {
     let dir = tempfile::tempdir().unwrap();
@@ -1747,19 +1748,30 @@ fn a_manager_notified_by_the_hook_approves_from_another_process() {
         None,
         &["--notify-command", &hook],
     );
-    let key = public_key(&server, dir.path());
-    let engine = remote_engine(&server.addr, &agent, key, &dir.path().join("agent.jsonl"));
-    let ctx = attesta::ActionContext::new("refund_order")
-        .with_kwarg("order", "A-1042")
-        .with_kwarg("amount", 450)
-        .with_agent("support-agent")
-        .with_trusted_risk_override(attesta::RiskLevel::Medium);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let decision = runtime.block_on(engine.evaluate(&ctx));
-    assert!(decision.is_approved(), "{decision:?}");
-    assert_eq!(decision.approvers, ["manager"]);
+    public_key(&server, dir.path());
+    let out = std::process::Command::new(engine_example("manager_approval_server"))
+        .env("ATTESTA_SERVER", format!("http://{}", server.addr))
+        .env("ATTESTA_TOKEN", &agent)
+        .env(
+            "ATTESTA_SERVER_KEY",
+            dir.path().join(".attesta/server-signing.pub"),
+        )
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["verdict"], "approved", "{result}");
+    assert_eq!(result["refunded"], true);
+    assert_eq!(result["approvers"], json!(["manager"]));
     let notified = std::fs::read_to_string(dir.path().join("notified.log")).unwrap();
     let told: Value = serde_json::from_str(notified.lines().next().unwrap()).unwrap();
+    assert_eq!(told["ATTESTA_APPROVAL_ID"], result["approval_id"]);
     assert_eq!(
         told["ATTESTA_APPROVAL_ACTION"],
         "refund_order(order='A-1042', amount=450)"
@@ -1767,6 +1779,30 @@ fn a_manager_notified_by_the_hook_approves_from_another_process() {
     assert_eq!(told["ATTESTA_APPROVAL_RISK"], "medium");
     assert_eq!(told["ATTESTA_APPROVAL_REQUESTER"], "deploy-bot");
     assert_eq!(told["ATTESTA_APPROVAL_APPROVERS"], "1");
+}
+
+/// An example of the engine crate (with `remote`), brought up to date:
+/// `cargo test` here does not build another package's examples.
+fn engine_example(name: &str) -> std::path::PathBuf {
+    let status = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "attesta",
+            "--features",
+            "remote",
+            "--example",
+            name,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the {name} example failed");
+    Path::new(env!("CARGO_BIN_EXE_attesta"))
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
 }
 
 /// Escalation rules that always hold (what a domain profile's rules give

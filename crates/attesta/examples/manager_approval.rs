@@ -14,9 +14,10 @@
 //! - installing it for HIGH-risk actions with `challenge_for_level`.
 //!
 //! The main program answers from an in-process "manager" task over a
-//! channel, standing in for the person on the other end of the service.
-//! The same flow for real, with durable approvals, a notification hook and
-//! the manager answering from their own device, is the approval server's:
+//! channel, standing in for the person on the other end of the service: it
+//! shows how to write such a challenge. The same flow for real, with
+//! durable approvals, a notification hook and the manager answering from
+//! their own device, is `examples/manager_approval_server.rs` against
 //! `attesta serve --notify-command …` (see docs/server.md, "Notifications
 //! and the manager approval").
 //!
