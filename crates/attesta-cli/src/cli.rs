@@ -106,8 +106,14 @@ pub(crate) struct ServerDatabaseArgs {
     /// The database: an SQLite file path (or `sqlite:PATH`), or a
     /// `postgres://USER@HOST/DB` URL shared by several servers. Default:
     /// .attesta/server.db beside the policy (or in the current directory).
+    /// Add `?sslmode=require` for TLS with the server's certificate
+    /// verified.
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) database: Option<String>,
+    /// With `sslmode=require`: a PEM file of CA certificates to trust for
+    /// the PostgreSQL server, besides the system's roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) database_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -645,4 +651,8 @@ pub(crate) struct VerifyArgs {
     /// instead of a log file.
     #[arg(long, value_name = "postgres://…")]
     pub(crate) database: Option<String>,
+    /// With `--database …?sslmode=require`: a PEM file of CA certificates
+    /// to trust for the PostgreSQL server, besides the system's roots.
+    #[arg(long, value_name = "FILE", requires = "database")]
+    pub(crate) database_ca: Option<PathBuf>,
 }

@@ -1334,7 +1334,8 @@ fn server_trail(dir: &Path, database: Option<&str>) -> Vec<Value> {
             .map(str::to_owned)
             .collect(),
         Some(url) => tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let table = attesta_server::store::PostgresAuditLog::connect(url)
+            let tls = attesta_server::store::PostgresTls::default();
+            let table = attesta_server::store::PostgresAuditLog::connect(url, &tls)
                 .await
                 .unwrap();
             table
@@ -2044,4 +2045,97 @@ fn the_postgresql_trail_is_one_chain_across_servers_and_catches_tampering() {
         .unwrap();
     assert_eq!(both.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
+}
+
+/// `?sslmode=require`: the server talks to PostgreSQL over TLS and checks
+/// the database's certificate (here signed by the test CA, trusted with
+/// `--database-ca`); without the CA it refuses to connect, and a URL asking
+/// for libpq's unverified modes is refused with what to write.
+#[test]
+fn the_server_reaches_postgresql_over_verified_tls() {
+    let Some(url) = fresh_postgres() else { return };
+    let ca = std::env::var("ATTESTA_TEST_POSTGRES_CA")
+        .expect("ATTESTA_TEST_POSTGRES_CA (scripts/test-postgres prints it)");
+    let dir = tempfile::tempdir().unwrap();
+    let tls_url = format!("{url}?sslmode=require");
+    let with_ca = ["--database", tls_url.as_str(), "--database-ca", ca.as_str()];
+
+    let mut add = common::attesta();
+    add.args([
+        "server",
+        "principals",
+        "add",
+        "deploy-bot",
+        "--kind",
+        "requester",
+        "--json",
+    ])
+    .args(with_ca)
+    .current_dir(dir.path());
+    let added = add.output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let agent: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let agent = agent["token"].as_str().unwrap().to_owned();
+
+    let server = Server::start_with(dir.path(), "127.0.0.1:0", None, &with_ca);
+    let (status, _, created) = server.post("/v1/approvals", &agent, &submission("tls", 1));
+    assert_eq!(status, 201, "{created}");
+    // The server's own connections to the database are encrypted.
+    let out = std::process::Command::new("psql")
+        .args([
+            url.as_str(),
+            "-At",
+            "-c",
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s \
+             JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+        ])
+        .output()
+        .unwrap();
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (encrypted, all) = counts.split_once('|').unwrap();
+    assert!(
+        all.parse::<u32>().unwrap() > 0,
+        "no server connection seen: {counts}"
+    );
+    assert_eq!(
+        encrypted, all,
+        "a plain connection among the server's: {counts}"
+    );
+    drop(server);
+
+    let refused = |args: &[&str], needle: &str| {
+        let out = common::attesta()
+            .args(["server", "principals", "list"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    };
+    refused(&["--database", &tls_url], "certificate");
+    let prefer = format!("{url}?sslmode=prefer");
+    refused(&["--database", &prefer], "sslmode=require");
+    refused(
+        &["--database", &url, "--database-ca", &ca],
+        "sslmode=require",
+    );
+
+    let verify = common::attesta()
+        .args(["audit", "verify", "--json"])
+        .args(with_ca)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 }

@@ -300,8 +300,8 @@ async fn postgres_migrates_once_for_two_servers_and_refuses_a_newer_schema() {
     };
     // Two servers starting at once: both see the newest version, nothing fails.
     let (a, b) = tokio::join!(PostgresStore::open(&url), PostgresStore::open(&url));
-    assert_eq!(a.unwrap().schema_version().await.unwrap(), 2);
-    assert_eq!(b.unwrap().schema_version().await.unwrap(), 2);
+    assert_eq!(a.unwrap().schema_version().await.unwrap(), 3);
+    assert_eq!(b.unwrap().schema_version().await.unwrap(), 3);
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use attesta_server::notify::CommandNotifier;
 use attesta_server::principal::{NewPrincipal, Principal, PrincipalKind, Token, check_name};
 use attesta_server::scope::Scope;
 use attesta_server::service::{Limits, Service};
-use attesta_server::store::{PostgresStore, SqliteStore, Store, now_ms};
+use attesta_server::store::{PostgresStore, PostgresTls, SqliteStore, Store, now_ms};
 use attesta_server::trail::Trail;
 
 use crate::cli::{PrincipalsCommand, ServeArgs, ServerArgs, ServerCommand, ServerDatabaseArgs};
@@ -66,6 +66,12 @@ struct Opened {
 async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<Opened> {
     match database(db)? {
         Database::Sqlite(path) => {
+            if db.database_ca.is_some() {
+                bail!(
+                    "--database-ca is for a postgres:// database with sslmode=require; an SQLite \
+                     file needs no TLS"
+                );
+            }
             let dir = path
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
@@ -82,7 +88,12 @@ async fn open_store(db: &ServerDatabaseArgs) -> anyhow::Result<Opened> {
             })
         }
         Database::Postgres(url) => {
-            let store = PostgresStore::open(&url)
+            let tls = db
+                .database_ca
+                .as_ref()
+                .map(PostgresTls::with_ca_file)
+                .unwrap_or_default();
+            let store = PostgresStore::open_with(&url, &tls)
                 .await
                 .context("cannot use the PostgreSQL database")?;
             let dir = state_dir(db);

@@ -10,6 +10,7 @@
 mod migrate;
 mod postgres;
 mod postgres_audit;
+mod postgres_tls;
 mod rules;
 mod sqlite;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use postgres::PostgresStore;
 pub use postgres_audit::PostgresAuditLog;
+pub use postgres_tls::PostgresTls;
 pub use sqlite::SqliteStore;
 
 use crate::principal::{NewPrincipal, Principal, TokenHash};

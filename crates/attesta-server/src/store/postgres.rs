@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::{NoTls, Row};
+use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::Row;
 
 use super::migrate::{self, Migration};
+use super::postgres_tls::{PostgresTls, Target, dedicated};
 use super::rules::{check_answerable, choose_slot};
 use super::{
     Approval, ApprovalState, Claim, NewApproval, Slot, SlotState, Store, StoreError, Submitted,
@@ -100,7 +100,7 @@ pub(crate) const AUDIT_TABLE_VERSION: i64 = 3;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
-    url: String,
+    target: Target,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -115,29 +115,18 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user@host/db`) and brings the schema
-    /// up to date; refuses one written by a newer attesta.
+    /// Connects to `url` (`postgres://user@host/db`, `?sslmode=require` for
+    /// verified TLS against the system's roots) and brings the schema up to
+    /// date; refuses one written by a newer attesta.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StoreError::Backend(format!(
-                "the database URL is not a PostgreSQL URL ({e}); write postgres://USER@HOST/DB"
-            ))
-        })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(backend)?;
-        let store = Self {
-            pool,
-            url: url.to_owned(),
-        };
+        Self::open_with(url, &PostgresTls::default()).await
+    }
+
+    /// [`PostgresStore::open`] with TLS settings beyond the URL (a CA file).
+    pub async fn open_with(url: &str, tls: &PostgresTls) -> Result<Self, StoreError> {
+        let target = Target::new(url, tls)?;
+        let pool = target.pool(16)?;
+        let store = Self { pool, target };
         store.migrate().await?;
         Ok(store)
     }
@@ -152,7 +141,7 @@ impl PostgresStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot reach the PostgreSQL database: {e}")))
+            .map_err(|e| super::postgres_tls::unreachable(&e))
     }
 
     /// The schema version stored in the database.
@@ -655,10 +644,10 @@ impl Store for PostgresStore {
     }
 
     async fn watch_decisions(&self, wake: Arc<tokio::sync::Notify>) {
-        let url = self.url.clone();
+        let target = self.target.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(err) = listen(&url, &wake).await {
+                if let Err(err) = listen(&target, &wake).await {
                     eprintln!(
                         "attesta serve: warning: lost the PostgreSQL notification channel ({err}); \
                          waiting requesters fall back to checking every second; reconnecting"
@@ -672,32 +661,30 @@ impl Store for PostgresStore {
 
 /// LISTENs on a connection of its own, waking `wake` at every decision,
 /// until the connection fails.
-async fn listen(url: &str, wake: &tokio::sync::Notify) -> Result<(), String> {
+async fn listen(target: &Target, wake: &tokio::sync::Notify) -> Result<(), String> {
     use futures_util::StreamExt as _;
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let pump = tokio::spawn(async move {
-        let mut messages = std::pin::pin!(messages);
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
-                    let _ = tx.send(());
+    dedicated(target, |client, mut messages| async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pump = tokio::spawn(async move {
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                        let _ = tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(e) => return e,
                 }
-                Ok(_) => {}
-                Err(e) => return e.to_string(),
             }
+            "the connection closed".to_owned()
+        });
+        client
+            .batch_execute(&format!("LISTEN {DECIDED_CHANNEL}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        while rx.recv().await.is_some() {
+            wake.notify_waiters();
         }
-        "the connection closed".to_owned()
-    });
-    client
-        .batch_execute(&format!("LISTEN {DECIDED_CHANNEL}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    while rx.recv().await.is_some() {
-        wake.notify_waiters();
-    }
-    pump.await.map_err(|e| e.to_string()).and_then(Err)
+        pump.await.map_err(|e| e.to_string()).and_then(Err)
+    })
+    .await
 }

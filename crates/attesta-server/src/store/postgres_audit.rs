@@ -10,11 +10,11 @@
 
 use async_trait::async_trait;
 use attesta::audit::{AuditError, AuditRecord, AuditSink, GENESIS_HASH, record_line};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use deadpool_postgres::Pool;
 
 use super::StoreError;
 use super::postgres::{AUDIT_TABLE_VERSION, read_version};
+use super::postgres_tls::{PostgresTls, Target};
 
 /// Serialises appends to the chain across servers (an arbitrary, fixed
 /// advisory lock key, distinct from the migration lock).
@@ -49,23 +49,8 @@ impl PostgresAuditLog {
 
     /// Opens the table of the database at `url` for reading, without
     /// migrating anything: refuses a database that has no audit table yet.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            StoreError::Backend(format!(
-                "the database URL is not a PostgreSQL URL ({e}); write postgres://USER@HOST/DB"
-            ))
-        })?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(1)
-            .build()
-            .map_err(backend)?;
+    pub async fn connect(url: &str, tls: &PostgresTls) -> Result<Self, StoreError> {
+        let pool = Target::new(url, tls)?.pool(1)?;
         let log = Self { pool };
         let client = log.client().await?;
         let has_schema: bool = client
@@ -92,7 +77,7 @@ impl PostgresAuditLog {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot reach the PostgreSQL database: {e}")))
+            .map_err(|e| super::postgres_tls::unreachable(&e))
     }
 
     /// Up to `limit` entries after `after_seq`, in chain order: each entry's

@@ -5,7 +5,9 @@
 use std::io::{self, Read};
 
 use anyhow::Context as _;
-use attesta_server::store::PostgresAuditLog;
+use std::path::Path;
+
+use attesta_server::store::{PostgresAuditLog, PostgresTls};
 
 /// How the trail is named in reports (never the URL: it may carry a
 /// password).
@@ -27,14 +29,16 @@ pub(super) struct TableReader {
 }
 
 impl TableReader {
-    /// Connects to the database at `url` (read only: nothing is migrated).
-    pub(super) fn open(url: &str) -> anyhow::Result<Self> {
+    /// Connects to the database at `url` (read only: nothing is migrated),
+    /// trusting the CA certificates in `ca` too.
+    pub(super) fn open(url: &str, ca: Option<&Path>) -> anyhow::Result<Self> {
+        let tls = ca.map(PostgresTls::with_ca_file).unwrap_or_default();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
         let table = runtime
-            .block_on(PostgresAuditLog::connect(url))
+            .block_on(PostgresAuditLog::connect(url, &tls))
             .context("cannot read the server's audit trail from PostgreSQL")?;
         Ok(Self {
             runtime,

@@ -51,7 +51,7 @@ fn run_database(url: &str, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         anchored: args.anchored,
         ..VerifyOptions::default()
     };
-    let table = super::database::TableReader::open(url)?;
+    let table = super::database::TableReader::open(url, args.database_ca.as_deref())?;
     let name = super::database::NAME;
     let report = verify_reader(table, &options).with_context(|| format!("cannot read {name}"))?;
     let checkpoints = Checkpoints::None { expected: false };
