@@ -238,12 +238,19 @@ async fn get_approval(
     id: &str,
     lock: bool,
 ) -> Result<Option<Approval>, StoreError> {
+    // One round trip: the approval's columns repeat on each of its slots'
+    // rows (or come once, with NULL slot columns, when it has none).
     let sql = format!(
-        "SELECT id, requester, idempotency_key, action_digest, request_json, state, \
-         created_at_ms, deadline_ms, decided_at_ms, decision_json FROM approvals WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
+        "SELECT a.id, a.requester, a.idempotency_key, a.action_digest, a.request_json, a.state, \
+         a.created_at_ms, a.deadline_ms, a.decided_at_ms, a.decision_json, \
+         s.slot, s.challenge, s.prompt_json, s.key_json, s.state, s.claimed_by, \
+         s.claimed_at_ms, s.approver, s.answered_at_ms, s.result_json \
+         FROM approvals a LEFT JOIN slots s ON s.approval_id = a.id \
+         WHERE a.id = $1 ORDER BY s.slot{}",
+        if lock { " FOR UPDATE OF a" } else { "" }
     );
-    let Some(row) = client.query_opt(&sql, &[&id]).await.map_err(backend)? else {
+    let rows = client.query(&sql, &[&id]).await.map_err(backend)?;
+    let Some(row) = rows.first() else {
         return Ok(None);
     };
     let state: String = row.get(5);
@@ -251,6 +258,12 @@ async fn get_approval(
         StoreError::Schema(format!("approval {id} has an unknown state `{state}`"))
     })?;
     let decision: Option<String> = row.get(9);
+    let mut slots = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(index) = row.get::<_, Option<i32>>(10) {
+            slots.push(slot_from(row, id, u32::try_from(index).unwrap_or(0))?);
+        }
+    }
     Ok(Some(Approval {
         id: row.get(0),
         requester: row.get(1),
@@ -265,45 +278,33 @@ async fn get_approval(
             .as_deref()
             .map(|d| parse_json(d, "decision"))
             .transpose()?,
-        slots: get_slots(client, id).await?,
+        slots,
     }))
 }
 
-async fn get_slots(client: &impl GenericClient, id: &str) -> Result<Vec<Slot>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT slot, challenge, prompt_json, key_json, state, claimed_by, claimed_at_ms, \
-             approver, answered_at_ms, result_json FROM slots WHERE approval_id = $1 ORDER BY slot",
-            &[&id],
-        )
-        .await
-        .map_err(backend)?;
-    let mut slots = Vec::with_capacity(rows.len());
-    for row in rows {
-        let index = u32::try_from(row.get::<_, i32>(0)).unwrap_or(0);
-        let state: String = row.get(4);
-        let result: Option<String> = row.get(9);
-        slots.push(Slot {
-            index,
-            challenge: row.get(1),
-            prompt: parse_json(&row.get::<_, String>(2), "prompt")?,
-            key: parse_json(&row.get::<_, String>(3), "answer key")?,
-            state: SlotState::parse(&state).ok_or_else(|| {
-                StoreError::Schema(format!(
-                    "slot {index} of {id} has an unknown state `{state}`"
-                ))
-            })?,
-            claimed_by: row.get(5),
-            claimed_at_ms: row.get(6),
-            approver: row.get(7),
-            answered_at_ms: row.get(8),
-            result: result
-                .as_deref()
-                .map(|r| parse_json(r, "result"))
-                .transpose()?,
-        });
-    }
-    Ok(slots)
+/// A slot from columns 10.. of `get_approval`'s row.
+fn slot_from(row: &Row, id: &str, index: u32) -> Result<Slot, StoreError> {
+    let state: String = row.get(14);
+    let result: Option<String> = row.get(19);
+    Ok(Slot {
+        index,
+        challenge: row.get(11),
+        prompt: parse_json(&row.get::<_, String>(12), "prompt")?,
+        key: parse_json(&row.get::<_, String>(13), "answer key")?,
+        state: SlotState::parse(&state).ok_or_else(|| {
+            StoreError::Schema(format!(
+                "slot {index} of {id} has an unknown state `{state}`"
+            ))
+        })?,
+        claimed_by: row.get(15),
+        claimed_at_ms: row.get(16),
+        approver: row.get(17),
+        answered_at_ms: row.get(18),
+        result: result
+            .as_deref()
+            .map(|r| parse_json(r, "result"))
+            .transpose()?,
+    })
 }
 
 fn slot_number(index: u32) -> i32 {
