@@ -1731,14 +1731,13 @@ fn requests_are_read_as_the_openapi_document_describes_them() {
     );
 }
 
-/// The seeds' manager approval, for real: the agent (the engine's
-/// `manager_approval_server` example, its own process) asks, the server's
-/// notification hook (`--notify-command`) tells the manager, the manager
-/// answers from another process, and the agent's refund runs.
-#[test]
-fn a_manager_notified_by_the_hook_approves_from_another_process() {
+/// A server whose notification hook is the manager: `tests/fixtures/
+/// manager.py` confirms every new approval with the manager's token (in
+/// `manager.token`) and logs what it was told in `notified.log`. Returns
+/// the directory, the requester `agent`'s token and the server.
+fn manager_on_call(agent: &str) -> (tempfile::TempDir, String, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "deploy-bot", "requester");
+    let token = add(dir.path(), agent, "requester");
     let manager = add(dir.path(), "manager", "approver");
     token_file(dir.path(), "manager.token", &manager);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manager.py");
@@ -1749,6 +1748,16 @@ fn a_manager_notified_by_the_hook_approves_from_another_process() {
         None,
         &["--notify-command", &hook],
     );
+    (dir, token, server)
+}
+
+/// The seeds' manager approval, for real: the agent (the engine's
+/// `manager_approval_server` example, its own process) asks, the server's
+/// notification hook (`--notify-command`) tells the manager, the manager
+/// answers from another process, and the agent's refund runs.
+#[test]
+fn a_manager_notified_by_the_hook_approves_from_another_process() {
+    let (dir, agent, server) = manager_on_call("deploy-bot");
     public_key(&server, dir.path());
     let out = std::process::Command::new(engine_example("manager_approval_server"))
         .env("ATTESTA_SERVER", format!("http://{}", server.addr))
@@ -1834,18 +1843,7 @@ fn remote(
 /// trail records them.
 #[test]
 fn an_escalation_reaches_the_server_its_hook_and_its_trail() {
-    let dir = tempfile::tempdir().unwrap();
-    let agent = add(dir.path(), "chart-bot", "requester");
-    let manager = add(dir.path(), "manager", "approver");
-    token_file(dir.path(), "manager.token", &manager);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manager.py");
-    let hook = format!("python3 {}", script.display());
-    let server = Server::start_with(
-        dir.path(),
-        "127.0.0.1:0",
-        None,
-        &["--notify-command", &hook],
-    );
+    let (dir, agent, server) = manager_on_call("chart-bot");
     let key = public_key(&server, dir.path());
     let rule = "healthcare: matches_pattern:phi_access → notify".to_owned();
     let engine = attesta::Attesta::builder()
