@@ -537,10 +537,17 @@ fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
     assert_eq!(status, 409, "{problem}");
     let (_, _, a) = server.post(&slot_path, &alice, &json!({}));
     let (_, _, b) = server.post(&slot_path, &bob, &json!({}));
-    // A wrong number of answers is a bad request, not a failed slot.
-    assert_eq!(
-        server.post(&answer_path, &alice, &json!({"answers": []})).0,
-        400
+    // A wrong number of answers is well-formed but does not fit the slot
+    // (409, as schemathesis' positive-data check holds it to), and it does
+    // not fail the slot: the right answers pass below.
+    let (status, _, problem) = server.post(&answer_path, &alice, &json!({"answers": []}));
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("got 0 answer(s); send exactly one answer per question"),
+        "{problem}"
     );
 
     let (status, _, first) = server.post(
@@ -1608,7 +1615,8 @@ fn an_agent_process_waits_for_three_approvers() {
 
 /// What schemathesis found against the OpenAPI document, pinned: whole
 /// numbers written as `2.0` are whole numbers, a risk score outside 0..1 and
-/// a wait over 60 s are refused, a blank action name is refused.
+/// a wait over 60 s are refused, a blank action name is refused, and a
+/// deadline too large for 64 bits is cut to the limit like any long one.
 #[test]
 fn requests_are_read_as_the_openapi_document_describes_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -1639,6 +1647,23 @@ fn requests_are_read_as_the_openapi_document_describes_them() {
     let mut blank = submission("blank", 1);
     blank["action"]["function_name"] = json!("  ");
     assert_eq!(server.post("/v1/approvals", &agent, &blank).0, 400);
+    // A deadline beyond u64 is still an integer to the document: cut to
+    // the server's 7 days like any other long one, not refused.
+    let mut distant = submission("distant", 1);
+    distant["timeout_seconds"] = json!(424_242);
+    let body = serde_json::to_string(&distant)
+        .unwrap()
+        .replace("424242", "439724366939632426811392");
+    let (status, _, far) = server.call(
+        "POST",
+        "/v1/approvals",
+        Some(&agent),
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 201, "{far}");
+    let lifetime = far["deadline_ms"].as_i64().unwrap() - far["created_at_ms"].as_i64().unwrap();
+    assert_eq!(lifetime, 7 * 24 * 3600 * 1000, "{far}");
     let id = created["id"].as_str().unwrap();
     let (status, _, problem) = server.get(
         &format!("/v1/approvals/{id}/decision?wait=61"),
