@@ -12,6 +12,8 @@
 //! vacuously, unless `ATTESTA_REQUIRE_PEERS=1`, which makes them fail.
 #![cfg(unix)]
 
+mod common;
+
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -44,38 +46,13 @@ impl Peers {
     /// The installed peers, or `None` (after saying why) when they are not
     /// installed and not required.
     fn find() -> Option<Self> {
-        let explicit = std::env::var_os("ATTESTA_TEST_PEERS");
-        let root = explicit.clone().map_or_else(
-            || {
-                let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2);
-                workspace.unwrap().join(".test-tools")
-            },
-            PathBuf::from,
-        );
-        let peers = Self { root };
-        let missing = peers.missing();
-        if missing.is_empty() {
-            return Some(peers);
-        }
-        let what = if peers.root.is_dir() {
-            format!(
-                "the MCP test peers in {} are incomplete (missing: {})",
-                peers.root.display(),
-                missing.join(", ")
-            )
-        } else {
-            format!(
-                "the MCP test peers are not installed ({} does not exist)",
-                peers.root.display()
-            )
-        };
-        let required = std::env::var("ATTESTA_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-        assert!(
-            explicit.is_none() && !required,
-            "{what}; run ./scripts/install-test-peers (./scripts/test runs it)"
-        );
-        eprintln!("skipped: {what}; run ./scripts/test (it installs the MCP peers)");
-        None
+        common::peers::test_tools("MCP test peers", |root| {
+            Self {
+                root: root.to_owned(),
+            }
+            .missing()
+        })
+        .map(|root| Self { root })
     }
 
     fn missing(&self) -> Vec<String> {

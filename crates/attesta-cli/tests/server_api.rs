@@ -7,186 +7,16 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::server::{Server, add, add_in, principals, request};
+
 use serde_json::{Value, json};
-
-/// `attesta server principals ARGS` in `dir`.
-fn principals(dir: &Path, args: &[&str]) -> std::process::Output {
-    principals_in(dir, None, args)
-}
-
-/// The same on `database` (a PostgreSQL URL), if given.
-fn principals_in(dir: &Path, database: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut command = common::attesta();
-    if let Some(url) = database {
-        command.args(["server", "--database", url]);
-    } else {
-        command.arg("server");
-    }
-    command
-        .arg("principals")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// Adds a principal and returns its token.
-fn add(dir: &Path, id: &str, kind: &str) -> String {
-    add_in(dir, None, id, kind)
-}
-
-fn add_in(dir: &Path, database: Option<&str>, id: &str, kind: &str) -> String {
-    let out = principals_in(dir, database, &["add", id, "--kind", kind, "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(added["id"], id);
-    added["token"].as_str().unwrap().to_owned()
-}
-
-/// A running server and its address.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Self {
-        Self::start_at(dir, "127.0.0.1:0")
-    }
-
-    fn start_at(dir: &Path, listen: &str) -> Self {
-        Self::start_in(dir, listen, None)
-    }
-
-    /// A server on `database` (a PostgreSQL URL) if given, else SQLite.
-    fn start_in(dir: &Path, listen: &str, database: Option<&str>) -> Self {
-        Self::start_with(dir, listen, database, &[])
-    }
-
-    fn start_with(dir: &Path, listen: &str, database: Option<&str>, extra: &[&str]) -> Self {
-        let mut command = common::attesta();
-        command.args(["serve", "--listen", listen]).args(extra);
-        if let Some(url) = database {
-            command.args(["--database", url]);
-        }
-        let mut child = command
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("listening on") {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "the server exited"
-            );
-        }
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = stderr.read_to_string(&mut sink);
-        });
-        Self { child, addr }
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> (u16, String, Value) {
-        request(&self.addr, method, path, token, content_type, body)
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, String, Value) {
-        self.call("GET", path, token, None, b"")
-    }
-
-    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, String, Value) {
-        let bytes = serde_json::to_vec(body).unwrap();
-        self.call("POST", path, Some(token), Some("application/json"), &bytes)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request to `addr`; returns the status, the content type
-/// and the body as JSON (`null` if it is not JSON).
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> (u16, String, Value) {
-    {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-        if let Some(token) = token {
-            let _ = write!(head, "Authorization: Bearer {token}\r\n");
-        }
-        if let Some(kind) = content_type {
-            let _ = write!(head, "Content-Type: {kind}\r\n");
-        }
-        let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
-        stream.write_all(head.as_bytes()).unwrap();
-        // The server may answer (413) before reading a large body.
-        let _ = stream.write_all(body);
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {head:?}"));
-        let content_type = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-type: ")
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        let body = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
-        (status, content_type, body)
-    }
-}
 
 /// A requester and two approvers, in a fresh directory (and `database`).
 struct Team {
@@ -537,10 +367,17 @@ fn two_approvers_answer_their_own_slots_and_the_signed_decision_names_both() {
     assert_eq!(status, 409, "{problem}");
     let (_, _, a) = server.post(&slot_path, &alice, &json!({}));
     let (_, _, b) = server.post(&slot_path, &bob, &json!({}));
-    // A wrong number of answers is a bad request, not a failed slot.
-    assert_eq!(
-        server.post(&answer_path, &alice, &json!({"answers": []})).0,
-        400
+    // A wrong number of answers is well-formed but does not fit the slot
+    // (409, as schemathesis' positive-data check holds it to), and it does
+    // not fail the slot: the right answers pass below.
+    let (status, _, problem) = server.post(&answer_path, &alice, &json!({"answers": []}));
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("got 0 answer(s); send exactly one answer per question"),
+        "{problem}"
     );
 
     let (status, _, first) = server.post(
@@ -1688,7 +1525,8 @@ fn an_agent_process_waits_for_three_approvers() {
 
 /// What schemathesis found against the OpenAPI document, pinned: whole
 /// numbers written as `2.0` are whole numbers, a risk score outside 0..1 and
-/// a wait over 60 s are refused, a blank action name is refused.
+/// a wait over 60 s are refused, a blank action name is refused, and a
+/// deadline too large for 64 bits is cut to the limit like any long one.
 #[test]
 fn requests_are_read_as_the_openapi_document_describes_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -1719,6 +1557,23 @@ fn requests_are_read_as_the_openapi_document_describes_them() {
     let mut blank = submission("blank", 1);
     blank["action"]["function_name"] = json!("  ");
     assert_eq!(server.post("/v1/approvals", &agent, &blank).0, 400);
+    // A deadline beyond u64 is still an integer to the document: cut to
+    // the server's 7 days like any other long one, not refused.
+    let mut distant = submission("distant", 1);
+    distant["timeout_seconds"] = json!(424_242);
+    let body = serde_json::to_string(&distant)
+        .unwrap()
+        .replace("424242", "439724366939632426811392");
+    let (status, _, far) = server.call(
+        "POST",
+        "/v1/approvals",
+        Some(&agent),
+        Some("application/json"),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 201, "{far}");
+    let lifetime = far["deadline_ms"].as_i64().unwrap() - far["created_at_ms"].as_i64().unwrap();
+    assert_eq!(lifetime, 7 * 24 * 3600 * 1000, "{far}");
     let id = created["id"].as_str().unwrap();
     let (status, _, problem) = server.get(
         &format!("/v1/approvals/{id}/decision?wait=61"),

@@ -128,7 +128,7 @@ pub struct SubmitRequest {
     pub escalation: Option<Escalation>,
     /// How long the approval may wait, in seconds (default and bound from
     /// the server's limits).
-    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[serde(default, deserialize_with = "optional_whole_seconds")]
     pub timeout_seconds: Option<u64>,
     /// For a single approver: the challenge the requester's policy asks
     /// for at this level (`confirm`, `quiz`, `teach_back`). Several
@@ -146,26 +146,40 @@ fn one() -> u32 {
 fn whole_number<'de, D: serde::Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
     use serde::de::Error as _;
     let value = serde_json::Number::deserialize(d)?;
-    let whole = value.as_u64().or_else(|| {
+    whole(&value, 9.007_199_254_740_992e15)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}")))
+}
+
+/// `value` as a whole number: exactly if it is an integer JSON parsed as
+/// one, else if it is a whole, non-negative float no larger than `limit`
+/// (saturating at `u64::MAX` above it, where floats are no longer exact).
+fn whole(value: &serde_json::Number, limit: f64) -> Option<u64> {
+    value.as_u64().or_else(|| {
         value
             .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9.007_199_254_740_992e15)
-            // Checked just above: whole, not negative, exactly representable.
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= limit)
+            // Checked just above: whole and not negative; `as` saturates
+            // at u64::MAX, which is what a larger whole number means here.
             .map(|f| {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let n = f as u64;
                 n
             })
-    });
-    whole
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}")))
+    })
 }
 
-fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Whole(#[serde(deserialize_with = "whole_number")] u64);
-    Option::<Whole>::deserialize(d).map(|w| w.map(|Whole(n)| n))
+/// A deadline in seconds: any whole number, however large (JSON Schema's
+/// `integer` has no upper end, and the server cuts a deadline to its
+/// limit anyway), so one too large for `u64` counts as `u64::MAX`.
+fn optional_whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error as _;
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(|value| {
+            whole(&value, f64::INFINITY)
+                .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}")))
+        })
+        .transpose()
 }
 
 /// Why an approval was demanded.
@@ -769,11 +783,18 @@ impl Service {
         let prompt: Prompt =
             serde_json::from_value(slot.prompt.clone()).map_err(|e| damaged("prompt", e))?;
         let key = serde_json::from_value(slot.key.clone()).map_err(|e| damaged("answer key", e))?;
+        // A well-formed answer that does not fit this slot's questions
+        // conflicts with the slot (409), as the document says: it is not a
+        // malformed request (400), and not a failed slot either, so the
+        // approver can read the prompt again and resend.
         if request.answers.len() != prompt.questions.len() {
-            return Err(ServiceError::Invalid(format!(
-                "slot {} asks {} question(s); send exactly one answer per question, in order",
+            return Err(ServiceError::Conflict(format!(
+                "slot {} asks {} question(s) and got {} answer(s); send exactly one answer \
+                 per question, in order (POST /v1/approvals/{}/slot shows them again)",
                 slot.index,
-                prompt.questions.len()
+                prompt.questions.len(),
+                request.answers.len(),
+                approval.id
             )));
         }
         let interrogation = self

@@ -1,9 +1,11 @@
 //! Running the real `attesta` binary from integration tests.
 #![allow(dead_code, unreachable_pub, clippy::expect_used)]
 
+pub mod peers;
 pub mod proxy;
 #[cfg(unix)]
 pub mod pty;
+pub mod server;
 
 use std::io::Write;
 use std::path::Path;
