@@ -667,12 +667,22 @@ fn gate_through_the_server(database: Option<&str>) {
     let a = approver(server.addr.clone(), alice, true);
     let b = approver(server.addr.clone(), bob, true);
     let ran = std::sync::atomic::AtomicBool::new(false);
-    let outcome = runtime.block_on(engine.gate(&critical_call(), || {
-        ran.store(true, std::sync::atomic::Ordering::SeqCst);
-        "dropped"
-    }));
-    assert_eq!(a.join().unwrap()["passed"], true);
-    assert_eq!(b.join().unwrap()["passed"], true);
+    // Bounded: if an answer failed, the decision would not come before
+    // the approval expires.
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            engine.gate(&critical_call(), || {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                "dropped"
+            }),
+        )
+        .await
+    });
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!(a["passed"], true, "alice: {a}");
+    assert_eq!(b["passed"], true, "bob: {b}");
+    let outcome = outcome.expect("no decision within 60 s");
     assert_eq!(outcome.unwrap(), "dropped", "approved by both");
     assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
 

@@ -204,6 +204,56 @@ async fn check_claims(store: &dyn Store) {
     ));
 }
 
+/// Approvers claiming at the same moment each get a slot of their own,
+/// every time: a claim never overwrites another (the store must read the
+/// slots after it holds the approval's lock, not before).
+async fn check_concurrent_claims(store: Arc<dyn Store>) {
+    store
+        .add_principal(
+            &principal("racer", PrincipalKind::Requester),
+            &Token::generate().unwrap().hash(),
+            None,
+            1,
+        )
+        .await
+        .unwrap();
+    for round in 0..30 {
+        let id = format!("race-{round}");
+        store
+            .submit(approval(&id, "racer", &format!("k-{round}"), 3))
+            .await
+            .unwrap();
+        let claims: Vec<_> = ["alice", "bob", "carol"]
+            .into_iter()
+            .map(|who| {
+                let (store, id) = (Arc::clone(&store), id.clone());
+                tokio::spawn(async move { store.claim_slot(&id, who, 100, 0).await.unwrap() })
+            })
+            .collect();
+        let mut held = Vec::new();
+        for claim in claims {
+            let Claim::Held(slot) = claim.await.unwrap() else {
+                panic!("round {round}: an approver got no slot of three");
+            };
+            held.push(slot.index);
+        }
+        held.sort_unstable();
+        assert_eq!(held, [1, 2, 3], "round {round}");
+        let stored = store.approval(&id).await.unwrap().unwrap();
+        let mut holders: Vec<_> = stored
+            .slots
+            .iter()
+            .filter_map(|s| s.claimed_by.clone())
+            .collect();
+        holders.sort();
+        assert_eq!(
+            holders,
+            ["alice", "bob", "carol"],
+            "round {round}: a claim was lost"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_every_store_guarantee() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,6 +266,11 @@ async fn sqlite_keeps_every_store_guarantee() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     check_claims(&SqliteStore::open(&dir.path().join("c.db")).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    check_concurrent_claims(Arc::new(
+        SqliteStore::open(&dir.path().join("d.db")).unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,6 +346,8 @@ async fn postgres_keeps_every_store_guarantee() {
     check_submissions(Arc::new(PostgresStore::open(&b).await.unwrap())).await;
     let c = fresh_postgres().await.unwrap();
     check_claims(&PostgresStore::open(&c).await.unwrap()).await;
+    let d = fresh_postgres().await.unwrap();
+    check_concurrent_claims(Arc::new(PostgresStore::open(&d).await.unwrap())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

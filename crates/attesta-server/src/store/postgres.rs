@@ -238,18 +238,34 @@ async fn get_approval(
     id: &str,
     lock: bool,
 ) -> Result<Option<Approval>, StoreError> {
+    if lock {
+        // The lock first, in a statement of its own: a statement that
+        // waited for a row lock re-reads only the locked row, so slots
+        // joined in the same statement could be the ones from before the
+        // other transaction's commit (and a claim would overwrite a claim).
+        // The next statement sees everything committed before the lock.
+        let locked = client
+            .query_opt("SELECT id FROM approvals WHERE id = $1 FOR UPDATE", &[&id])
+            .await
+            .map_err(backend)?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
     // One round trip: the approval's columns repeat on each of its slots'
     // rows (or come once, with NULL slot columns, when it has none).
-    let sql = format!(
-        "SELECT a.id, a.requester, a.idempotency_key, a.action_digest, a.request_json, a.state, \
-         a.created_at_ms, a.deadline_ms, a.decided_at_ms, a.decision_json, \
-         s.slot, s.challenge, s.prompt_json, s.key_json, s.state, s.claimed_by, \
-         s.claimed_at_ms, s.approver, s.answered_at_ms, s.result_json \
-         FROM approvals a LEFT JOIN slots s ON s.approval_id = a.id \
-         WHERE a.id = $1 ORDER BY s.slot{}",
-        if lock { " FOR UPDATE OF a" } else { "" }
-    );
-    let rows = client.query(&sql, &[&id]).await.map_err(backend)?;
+    let rows = client
+        .query(
+            "SELECT a.id, a.requester, a.idempotency_key, a.action_digest, a.request_json, \
+             a.state, a.created_at_ms, a.deadline_ms, a.decided_at_ms, a.decision_json, \
+             s.slot, s.challenge, s.prompt_json, s.key_json, s.state, s.claimed_by, \
+             s.claimed_at_ms, s.approver, s.answered_at_ms, s.result_json \
+             FROM approvals a LEFT JOIN slots s ON s.approval_id = a.id \
+             WHERE a.id = $1 ORDER BY s.slot",
+            &[&id],
+        )
+        .await
+        .map_err(backend)?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
